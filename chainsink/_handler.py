@@ -1,0 +1,418 @@
+"""The callback end of the pipeline: LangChain callback -> Event -> processors -> formatter -> sink."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from chainsink._event import END_KINDS, ERROR_KINDS, Event
+from chainsink._report import Reporter
+from chainsink.formatters import Formatter, JsonlFormatter
+from chainsink.sinks import Sink, make_sink
+
+Processor = Callable[[Event], "Event | None"]
+"""Takes an event and returns it, a changed copy, or None to drop it."""
+
+_F = TypeVar("_F", bound=Callable[..., None])
+_CLOSING = END_KINDS | ERROR_KINDS
+_UTC = timezone.utc
+_now = datetime.now
+_clock = time.perf_counter
+
+
+class _Run:
+    """What a handler remembers about an open run, so ends can name their run."""
+
+    __slots__ = ("depth", "metadata", "model", "name", "parent_run_id", "run_type", "started",
+                 "tags", "trace_id")
+
+    def __init__(self, parent_run_id: UUID | None, trace_id: UUID, depth: int, name: str,
+                 run_type: str, tags: list[str], metadata: dict[str, Any],
+                 model: str | None = None) -> None:
+        self.parent_run_id = parent_run_id
+        self.trace_id = trace_id
+        self.depth = depth
+        self.name = name
+        self.run_type = run_type
+        self.tags = tags
+        self.metadata = metadata
+        self.model = model
+        self.started = _clock()
+
+
+def _guarded(method: _F) -> _F:
+    """Run a callback so that a failure inside chainsink never reaches the user's chain."""
+
+    @functools.wraps(method)
+    def wrapper(self: CallbackHandler, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception as exc:
+            if self.raise_error:
+                raise
+            self._report(method.__name__, exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def run_name(serialized: Any, kwargs: dict[str, Any], default: str = "<unknown>") -> str:
+    """Resolve a run's name as LangChain does: ``name`` kwarg, serialized name, id's last part."""
+    name = kwargs.get("name")
+    if not name and isinstance(serialized, dict):
+        name = serialized.get("name")
+        if not name:
+            ident = serialized.get("id")
+            if isinstance(ident, (list, tuple)) and ident:
+                name = ident[-1]
+    if not name:
+        return default
+    return name if isinstance(name, str) else str(name)
+
+
+def _model_of(kwargs: dict[str, Any], metadata: dict[str, Any] | None) -> str | None:
+    params = kwargs.get("invocation_params")
+    if isinstance(params, dict):
+        model = params.get("model") or params.get("model_name")
+        if isinstance(model, str):
+            return model
+    if metadata:
+        model = metadata.get("ls_model_name")
+        if isinstance(model, str):
+            return model
+    return None
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+        message = f"<unprintable {type(exc).__name__}>"
+    return {"type": type(exc).__name__, "message": message}
+
+
+def _usage_and_model(response: Any) -> tuple[dict[str, int] | None, str | None]:
+    """Token usage (as LangChain's usage_metadata) and model name from an LLMResult."""
+    totals: dict[str, int] | None = None
+    model: str | None = None
+    for batch in getattr(response, "generations", None) or ():
+        for gen in batch:
+            message = getattr(gen, "message", None)
+            usage = getattr(message, "usage_metadata", None)
+            if usage:
+                totals = totals or {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+                for key in totals:
+                    totals[key] += int(usage.get(key) or 0)
+            meta = getattr(message, "response_metadata", None)
+            if model is None and isinstance(meta, dict):
+                found = meta.get("model_name") or meta.get("model")
+                model = found if isinstance(found, str) else None
+    llm_output = getattr(response, "llm_output", None)
+    if isinstance(llm_output, dict):
+        if totals is None:
+            usage = llm_output.get("token_usage") or llm_output.get("usage")
+            if isinstance(usage, dict) and usage:
+                inp = int(usage.get("prompt_tokens", usage.get("input_tokens")) or 0)
+                out = int(usage.get("completion_tokens", usage.get("output_tokens")) or 0)
+                totals = {"input_tokens": inp, "output_tokens": out,
+                          "total_tokens": int(usage.get("total_tokens") or inp + out)}
+        if model is None:
+            found = llm_output.get("model_name") or llm_output.get("model")
+            model = found if isinstance(found, str) else None
+    return totals, model
+
+
+def _in_event_loop() -> bool:
+    return asyncio._get_running_loop() is not None  # noqa: SLF001 - the cheap C-level check
+
+
+class CallbackHandler(BaseCallbackHandler):
+    """A LangChain callback handler that is a formatter plus a sink.
+
+    Every callback becomes an :class:`~chainsink.Event`, goes through ``processors`` in order,
+    is rendered by ``formatter`` and written to ``sink``. The handler runs inline (no executor
+    hop under asyncio), is safe to share between threads and tasks, frees what it knows about a
+    trace when the trace's root run ends, and never raises into the chain unless
+    ``raise_error`` is set; failures are reported once on stderr instead.
+
+    Args:
+        sink: Where the text goes: a :class:`~chainsink.sinks.Sink`, a path, a text stream or a
+            callable taking one string (see :func:`chainsink.sinks.make_sink`).
+        formatter: Turns an event into text; JSONL by default.
+        processors: Callables applied to each event before formatting; one returning None
+            drops the event.
+        raise_error: Let exceptions inside the handler propagate into the run.
+
+    Example:
+        >>> from chainsink import CallbackHandler
+        >>> from chainsink.formatters import JsonlFormatter
+        >>> handler = CallbackHandler("run.jsonl", JsonlFormatter())  # doctest: +SKIP
+    """
+
+    run_inline = True
+
+    def __init__(self, sink: Any, formatter: Formatter | None = None, *,
+                 processors: Iterable[Processor] = (), raise_error: bool = False) -> None:
+        self.sink: Sink = make_sink(sink)
+        self.formatter: Formatter = formatter if formatter is not None else JsonlFormatter()
+        self.processors: Sequence[Processor] = tuple(processors)
+        self.raise_error = raise_error
+        self._runs: dict[UUID, _Run] = {}
+        self._trace_runs: dict[UUID, list[UUID]] = {}
+        self._report = Reporter(type(self).__name__)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush and close the sink. Safe to call more than once."""
+        self.sink.close()
+
+    def flush(self) -> None:
+        """Write out anything the sink still buffers."""
+        self.sink.flush()
+
+    def __enter__(self) -> CallbackHandler:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start(self, run_id: UUID, parent_run_id: UUID | None, name: str, run_type: str,
+               tags: list[str] | None, metadata: dict[str, Any] | None,
+               model: str | None = None) -> _Run:
+        parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
+        if parent is None:
+            run = _Run(parent_run_id, run_id, 0, name, run_type, tags or [], metadata or {},
+                       model)
+            self._trace_runs[run_id] = []
+        else:
+            run = _Run(parent_run_id, parent.trace_id, parent.depth + 1, name, run_type,
+                       tags or [], metadata or {}, model)
+            siblings = self._trace_runs.get(parent.trace_id)
+            if siblings is not None:
+                siblings.append(run_id)
+        self._runs[run_id] = run
+        return run
+
+    def _open_run(self, run_id: UUID, parent_run_id: UUID | None,
+                  run_type: str = "chain") -> _Run:
+        """The run an in-flight event belongs to (a stand-in if its start was never seen)."""
+        run = self._runs.get(run_id)
+        if run is None:
+            parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
+            if parent is not None:
+                return _Run(parent_run_id, parent.trace_id, parent.depth + 1, "<unknown>",
+                            run_type, [], {})
+            return _Run(parent_run_id, run_id, 0, "<unknown>", run_type, [], {})
+        return run
+
+    def _finish(self, run_id: UUID, parent_run_id: UUID | None, run_type: str) -> tuple[_Run, float | None]:
+        run = self._runs.pop(run_id, None)
+        if run is None:  # an end without a start: record it, with what we can know
+            return self._open_run(run_id, parent_run_id, run_type), None
+        if run.trace_id == run_id:  # the root ended: forget the whole trace
+            for child in self._trace_runs.pop(run_id, ()):
+                self._runs.pop(child, None)
+        return run, round((_clock() - run.started) * 1000.0, 3)
+
+    def _emit(self, kind: str, run_id: UUID, run: _Run, data: dict[str, Any]) -> None:
+        event: Event | None = Event(kind, _now(_UTC), run_id, run.parent_run_id, run.trace_id,
+                                    run.depth, run.name, run.run_type, run.tags, run.metadata,
+                                    data)
+        for process in self.processors:
+            event = process(event)  # type: ignore[arg-type]
+            if event is None:
+                return
+        text = self.formatter(event)  # type: ignore[arg-type]
+        if text:
+            self.sink.write(text, event)
+        if kind in _CLOSING and run_id == run.trace_id and not _in_event_loop():
+            # a synchronous caller sees its whole trace on disk when invoke() returns
+            self.sink.flush()
+
+    def _end(self, kind: str, run_id: UUID, parent_run_id: UUID | None, run_type: str,
+             data: dict[str, Any]) -> None:
+        run, duration = self._finish(run_id, parent_run_id, run_type)
+        data["duration_ms"] = duration
+        self._emit(kind, run_id, run, data)
+
+    # -- starts -----------------------------------------------------------------------------
+
+    @_guarded
+    def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
+                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                       metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Record a chain (or prompt, parser, graph node) starting."""
+        run = self._start(run_id, parent_run_id, run_name(serialized, kwargs),
+                          kwargs.get("run_type") or "chain", tags, metadata)
+        self._emit("chain_start", run_id, run, {"inputs": inputs})
+
+    @_guarded
+    def on_llm_start(self, serialized: dict[str, Any] | None, prompts: list[str], *,
+                     run_id: UUID, parent_run_id: UUID | None = None,
+                     tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
+                     **kwargs: Any) -> None:
+        """Record a text-completion model call starting, with its prompts."""
+        run = self._start(run_id, parent_run_id, run_name(serialized, kwargs), "llm", tags,
+                          metadata, _model_of(kwargs, metadata))
+        data: dict[str, Any] = {"prompts": prompts}
+        if kwargs.get("invocation_params"):
+            data["invocation_params"] = kwargs["invocation_params"]
+        self._emit("llm_start", run_id, run, data)
+
+    @_guarded
+    def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]],
+                            *, run_id: UUID, parent_run_id: UUID | None = None,
+                            tags: list[str] | None = None,
+                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Record a chat model call starting, with its messages."""
+        run = self._start(run_id, parent_run_id, run_name(serialized, kwargs), "llm", tags,
+                          metadata, _model_of(kwargs, metadata))
+        data: dict[str, Any] = {"messages": messages}
+        if kwargs.get("invocation_params"):
+            data["invocation_params"] = kwargs["invocation_params"]
+        self._emit("chat_model_start", run_id, run, data)
+
+    @_guarded
+    def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *,
+                      run_id: UUID, parent_run_id: UUID | None = None,
+                      tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
+                      inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Record a tool call starting, with its input."""
+        run = self._start(run_id, parent_run_id, run_name(serialized, kwargs), "tool", tags,
+                          metadata)
+        data: dict[str, Any] = {"input_str": input_str}
+        if inputs is not None:
+            data["inputs"] = inputs
+        self._emit("tool_start", run_id, run, data)
+
+    @_guarded
+    def on_retriever_start(self, serialized: dict[str, Any] | None, query: str, *,
+                           run_id: UUID, parent_run_id: UUID | None = None,
+                           tags: list[str] | None = None,
+                           metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Record a retriever query starting."""
+        run = self._start(run_id, parent_run_id, run_name(serialized, kwargs), "retriever",
+                          tags, metadata)
+        self._emit("retriever_start", run_id, run, {"query": query})
+
+    # -- ends and errors --------------------------------------------------------------------
+
+    @_guarded
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                     **kwargs: Any) -> None:
+        """Record a chain ending, with its outputs (and its inputs when they came late)."""
+        data: dict[str, Any] = {"outputs": outputs}
+        if "inputs" in kwargs:  # streamed chains only know their input at the end
+            data["inputs"] = kwargs["inputs"]
+        self._end("chain_end", run_id, parent_run_id, "chain", data)
+
+    @_guarded
+    def on_llm_end(self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                   **kwargs: Any) -> None:
+        """Record a model call ending, with its generations, token usage and model name."""
+        usage, model = _usage_and_model(response)
+        run, duration = self._finish(run_id, parent_run_id, "llm")
+        self._emit("llm_end", run_id, run, {"outputs": response, "usage": usage,
+                                            "model": model or run.model,
+                                            "duration_ms": duration})
+
+    @_guarded
+    def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                    color: str | None = None, observation_prefix: str | None = None,
+                    llm_prefix: str | None = None, **kwargs: Any) -> None:
+        """Record a tool call ending, with its output."""
+        data: dict[str, Any] = {"outputs": output}
+        if color is not None or observation_prefix is not None or llm_prefix is not None:
+            data["display"] = {"color": color, "observation_prefix": observation_prefix,
+                               "llm_prefix": llm_prefix}
+        self._end("tool_end", run_id, parent_run_id, "tool", data)
+
+    @_guarded
+    def on_retriever_end(self, documents: Any, *, run_id: UUID,
+                         parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        """Record a retriever returning its documents."""
+        self._end("retriever_end", run_id, parent_run_id, "retriever",
+                  {"outputs": {"documents": documents}})
+
+    @_guarded
+    def on_chain_error(self, error: BaseException, *, run_id: UUID,
+                       parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        """Record a chain failing."""
+        self._end("chain_error", run_id, parent_run_id, "chain", {"error": _error(error)})
+
+    @_guarded
+    def on_llm_error(self, error: BaseException, *, run_id: UUID,
+                     parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        """Record a model call failing."""
+        self._end("llm_error", run_id, parent_run_id, "llm", {"error": _error(error)})
+
+    @_guarded
+    def on_tool_error(self, error: BaseException, *, run_id: UUID,
+                      parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        """Record a tool call failing."""
+        self._end("tool_error", run_id, parent_run_id, "tool", {"error": _error(error)})
+
+    @_guarded
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID,
+                           parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        """Record a retriever failing."""
+        self._end("retriever_error", run_id, parent_run_id, "retriever",
+                  {"error": _error(error)})
+
+    # -- events inside a run ----------------------------------------------------------------
+
+    @_guarded
+    def on_llm_new_token(self, token: str, *, run_id: UUID, parent_run_id: UUID | None = None,
+                         **kwargs: Any) -> None:
+        """Record one streamed token."""
+        self._emit("llm_new_token", run_id, self._open_run(run_id, parent_run_id, "llm"),
+                   {"token": token})
+
+    @_guarded
+    def on_agent_action(self, action: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                        color: str | None = None, **kwargs: Any) -> None:
+        """Record an agent choosing a tool."""
+        self._emit("agent_action", run_id, self._open_run(run_id, parent_run_id),
+                   {"tool": getattr(action, "tool", None),
+                    "tool_input": getattr(action, "tool_input", None),
+                    "log": getattr(action, "log", ""), "display": {"color": color}})
+
+    @_guarded
+    def on_agent_finish(self, finish: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                        color: str | None = None, **kwargs: Any) -> None:
+        """Record an agent's final answer."""
+        self._emit("agent_finish", run_id, self._open_run(run_id, parent_run_id),
+                   {"return_values": getattr(finish, "return_values", None),
+                    "log": getattr(finish, "log", ""), "display": {"color": color}})
+
+    @_guarded
+    def on_text(self, text: str, *, run_id: UUID, parent_run_id: UUID | None = None,
+                color: str | None = None, end: str = "", **kwargs: Any) -> None:
+        """Record free text a chain printed (LLMChain's formatted prompt, an agent's steps)."""
+        self._emit("text", run_id, self._open_run(run_id, parent_run_id),
+                   {"text": text, "display": {"color": color, "end": end}})
+
+    @_guarded
+    def on_retry(self, retry_state: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                 **kwargs: Any) -> None:
+        """Record a retry (tenacity's RetryCallState), with the attempt and its failure."""
+        data: dict[str, Any] = {"attempt": getattr(retry_state, "attempt_number", None)}
+        outcome = getattr(retry_state, "outcome", None)
+        if outcome is not None and getattr(outcome, "failed", False):
+            data["error"] = _error(outcome.exception())
+        self._emit("retry", run_id, self._open_run(run_id, parent_run_id), data)
+
+    @_guarded
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID,
+                        tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
+                        **kwargs: Any) -> None:
+        """Record an event sent with ``dispatch_custom_event`` (progress, milestones, ...)."""
+        self._emit("custom_event", run_id, self._open_run(run_id, kwargs.get("parent_run_id")),
+                   {"event_name": name, "data": data})

@@ -1,0 +1,45 @@
+"""``chainsink.StdOutCallbackHandler``: LangChain's console output, or every event in detail."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from langchain_core.callbacks import StdOutCallbackHandler as _LangChainStdOut
+
+from chainsink._handler import CallbackHandler
+from chainsink.formatters import ConsoleFormatter, color_enabled
+from chainsink.sinks import StreamSink
+
+
+class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):
+    """Print a run to ``sys.stdout``; a drop-in for langchain-core's ``StdOutCallbackHandler``.
+
+    It subclasses langchain-core's handler, so LangChain's ``verbose`` sees it and does not add
+    a second one.
+
+    Args:
+        color: LangChain's default text colour (``"green"``, ``"blue"``, ...) for agent and
+            tool text, as in langchain-core.
+        style: ``"classic"`` prints byte for byte what langchain-core's handler prints
+            (including its ANSI codes; only ``NO_COLOR`` turns them off). ``"detailed"`` adds
+            LLM, chat model, tool, retriever, error and custom events, nested by run depth, with
+            durations and token usage; its colour follows ``NO_COLOR``, ``FORCE_COLOR`` and
+            whether stdout is a terminal.
+        raise_error: Let failures inside the handler propagate into the run.
+
+    Example:
+        >>> from chainsink import StdOutCallbackHandler
+        >>> chain.invoke(inputs, config={"callbacks": [StdOutCallbackHandler()]})  # doctest: +SKIP
+    """
+
+    def __init__(self, color: str | None = None, *, style: str = "classic",
+                 raise_error: bool = False) -> None:
+        if style == "classic":
+            ansi = not os.environ.get("NO_COLOR")
+        else:
+            ansi = color_enabled(sys.stdout)
+        formatter = ConsoleFormatter(style, color=color, ansi=ansi, like="stdout")
+        CallbackHandler.__init__(self, StreamSink(), formatter, raise_error=raise_error)
+        self.color = color
+        self.style = style

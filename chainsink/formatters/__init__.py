@@ -1,0 +1,31 @@
+"""Formatters: callables that turn a :class:`chainsink.Event` into text.
+
+A formatter never does I/O. The console (classic and detailed), plain text and JSONL outputs
+are all formatters over the same event; pair any of them with any sink in
+:class:`chainsink.CallbackHandler`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chainsink._event import Event
+from chainsink.formatters._console import ConsoleFormatter
+from chainsink.formatters._jsonl import JsonlFormatter, json_record, record
+from chainsink.formatters._styles import ANSI, PLAIN, Styles, color_enabled, strip_ansi
+
+Formatter = Callable[[Event], str]
+"""A callable rendering one event as text (``""`` to write nothing)."""
+
+__all__ = [
+    "ANSI",
+    "PLAIN",
+    "ConsoleFormatter",
+    "Formatter",
+    "JsonlFormatter",
+    "Styles",
+    "color_enabled",
+    "json_record",
+    "record",
+    "strip_ansi",
+]

@@ -1,0 +1,289 @@
+"""Console text: LangChain's classic output byte for byte, or a detailed view of every event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chainsink._event import Event
+from chainsink._jsonable import dumps
+from chainsink.formatters._styles import ANSI, PLAIN, Styles, strip_ansi
+
+STYLES = ("classic", "detailed")
+LIKE = ("stdout", "file")
+
+#: How much of one value the detailed console shows before cutting it.
+DETAIL_LIMIT = 2000
+
+
+class ConsoleFormatter:
+    """Render an event as console text.
+
+    ``style="classic"`` prints what langchain-core's own handlers print, byte for byte:
+    ``like="stdout"`` reproduces ``StdOutCallbackHandler`` (bold chain lines), ``like="file"``
+    reproduces ``FileCallbackHandler`` (no bold, uncoloured tool output). Events LangChain's
+    handlers do not print render as ``""``.
+
+    ``style="detailed"`` prints every event except streamed tokens, indented by run depth:
+    inputs and outputs, prompts and generations, tool and retriever I/O, durations, token usage,
+    errors in red and custom events.
+
+    Args:
+        style: ``"classic"`` or ``"detailed"``.
+        color: LangChain's default text colour name (``"green"``, ``"blue"``, ...), used where a
+            callback gives none, as ``StdOutCallbackHandler(color=...)`` does.
+        ansi: Emit ANSI escape codes. With False the output has none at all, including any
+            that came inside the run's own text.
+        like: Which LangChain handler the classic style reproduces: ``"stdout"`` or ``"file"``.
+    """
+
+    def __init__(self, style: str = "classic", *, color: str | None = None, ansi: bool = True,
+                 like: str = "stdout") -> None:
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, not {style!r}")
+        if like not in LIKE:
+            raise ValueError(f"like must be one of {LIKE}, not {like!r}")
+        self.style = style
+        self.color = color
+        self.ansi = ansi
+        self.like = like
+        self._styles = ANSI if ansi else PLAIN
+        render = _CLASSIC if style == "classic" else _DETAILED
+        self._render: dict[str, Callable[[ConsoleFormatter, Event], str]] = render
+
+    def __call__(self, event: Event) -> str:
+        """Return the text for ``event`` (``""`` when this style prints nothing for it)."""
+        render = self._render.get(event.event)
+        if render is None:
+            return ""
+        text = render(self, event)
+        return text if self.ansi else strip_ansi(text)
+
+    def _color(self, event: Event) -> str | None:
+        display = event.data.get("display") or {}
+        return display.get("color") or self.color
+
+
+# -- classic: langchain_core.callbacks.stdout / file, reproduced -------------------------------
+
+
+def _classic_chain_start(f: ConsoleFormatter, e: Event) -> str:
+    if f.like == "file":
+        return f"\n\n> Entering new {e.name} chain...\n"
+    s = f._styles
+    return f"\n\n{s.bold}> Entering new {e.name} chain...{s.reset}\n"
+
+
+def _classic_chain_end(f: ConsoleFormatter, e: Event) -> str:
+    if f.like == "file":
+        return "\n> Finished chain.\n"
+    s = f._styles
+    return f"\n{s.bold}> Finished chain.{s.reset}\n"
+
+
+def _classic_agent_action(f: ConsoleFormatter, e: Event) -> str:
+    return f._styles.colored(str(e.data.get("log", "")), f._color(e))
+
+
+def _classic_agent_finish(f: ConsoleFormatter, e: Event) -> str:
+    return f._styles.colored(str(e.data.get("log", "")), f._color(e)) + "\n"
+
+
+def _classic_text(f: ConsoleFormatter, e: Event) -> str:
+    display = e.data.get("display") or {}
+    end = display.get("end")
+    return f._styles.colored(str(e.data.get("text", "")), f._color(e)) + (end or "")
+
+
+def _classic_tool_end(f: ConsoleFormatter, e: Event) -> str:
+    display = e.data.get("display") or {}
+    out = []
+    prefix = display.get("observation_prefix")
+    if prefix is not None:
+        out.append(f"\n{prefix}")
+    output = str(e.data.get("outputs"))
+    # FileCallbackHandler writes tool output uncoloured; StdOutCallbackHandler colours it
+    out.append(output if f.like == "file" else f._styles.colored(output, f._color(e)))
+    suffix = display.get("llm_prefix")
+    if suffix is not None:
+        out.append(f"\n{suffix}")
+    return "".join(out)
+
+
+_CLASSIC: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
+    "chain_start": _classic_chain_start,
+    "chain_end": _classic_chain_end,
+    "agent_action": _classic_agent_action,
+    "agent_finish": _classic_agent_finish,
+    "text": _classic_text,
+    "tool_end": _classic_tool_end,
+}
+
+
+# -- detailed -----------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A value as one readable string: strings as they are, anything else as compact JSON."""
+    text = value if isinstance(value, str) else dumps(value).decode("utf-8", "replace")
+    if len(text) > DETAIL_LIMIT:
+        text = f"{text[:DETAIL_LIMIT]}... [{len(text) - DETAIL_LIMIT} more chars]"
+    return text
+
+
+def _block(indent: str, text: str) -> str:
+    """Indent every line of ``text`` under a header."""
+    pad = indent + "    "
+    return pad + text.replace("\n", "\n" + pad) + "\n"
+
+
+def _took(s: Styles, e: Event) -> str:
+    ms = e.data.get("duration_ms")
+    return "" if ms is None else f" {s.dim}({ms:.1f} ms){s.reset}"
+
+
+def _message_lines(messages: Any) -> str:
+    lines = []
+    for batch in messages or ():
+        for msg in batch if isinstance(batch, (list, tuple)) else (batch,):
+            role = getattr(msg, "type", None)
+            content = getattr(msg, "content", msg)
+            line = f"[{role}] {_show(content)}" if role else _show(content)
+            calls = getattr(msg, "tool_calls", None)
+            if calls:
+                line += " " + _show({"tool_calls": calls})
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _generation_lines(response: Any) -> str:
+    lines = []
+    for batch in getattr(response, "generations", None) or ():
+        for gen in batch:
+            message = getattr(gen, "message", None)
+            if message is not None:
+                lines.append(_message_lines([[message]]))
+            else:
+                lines.append(_show(getattr(gen, "text", gen)))
+    return "\n".join(lines)
+
+
+def _detailed_start(f: ConsoleFormatter, e: Event) -> str:
+    s = f._styles
+    ind = "  " * e.depth
+    kind = e.event
+    if kind == "chain_start":
+        head = f"{ind}{s.bold}> Entering new {e.name} {_kind_word(e)}...{s.reset}\n"
+        inputs = e.data.get("inputs")
+        return head + (_block(ind, "inputs: " + _show(inputs)) if inputs not in (None, {}) else "")
+    if kind == "chat_model_start":
+        head = f"{ind}{s.bold}> Chat model {e.name} started{s.reset}\n"
+        return head + _block(ind, _message_lines(e.data.get("messages")))
+    if kind == "llm_start":
+        head = f"{ind}{s.bold}> LLM {e.name} started{s.reset}\n"
+        return head + _block(ind, "\n".join(_show(p) for p in e.data.get("prompts") or ()))
+    if kind == "tool_start":
+        head = f"{ind}{s.bold}> Tool {e.name} started{s.reset}\n"
+        return head + _block(ind, "input: " + _show(e.data.get("input_str")))
+    head = f"{ind}{s.bold}> Retriever {e.name} started{s.reset}\n"
+    return head + _block(ind, "query: " + _show(e.data.get("query")))
+
+
+def _kind_word(e: Event) -> str:
+    return "chain" if e.run_type in ("chain", "") else e.run_type
+
+
+def _detailed_end(f: ConsoleFormatter, e: Event) -> str:
+    s = f._styles
+    ind = "  " * e.depth
+    kind = e.event
+    took = _took(s, e)
+    if kind == "chain_end":
+        out = e.data.get("outputs")
+        head = f"{ind}{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}\n"
+        return head + (_block(ind, "outputs: " + _show(out)) if out not in (None, {}) else "")
+    if kind == "llm_end":
+        usage = e.data.get("usage")
+        model = e.data.get("model")
+        extra = f" [{model}]" if model else ""
+        if usage:
+            extra += (f" tokens: {usage.get('input_tokens', 0)} in,"
+                      f" {usage.get('output_tokens', 0)} out,"
+                      f" {usage.get('total_tokens', 0)} total")
+        head = f"{ind}{s.bold}> {e.name} finished{s.reset}{took}{extra}\n"
+        return head + _block(ind, _generation_lines(e.data.get("outputs")))
+    if kind == "tool_end":
+        head = f"{ind}{s.bold}> Tool {e.name} finished{s.reset}{took}\n"
+        return head + _block(ind, "output: " + _show(_tool_output(e.data.get("outputs"))))
+    docs = (e.data.get("outputs") or {}).get("documents") or []
+    head = f"{ind}{s.bold}> Retriever {e.name} returned {len(docs)} documents{s.reset}{took}\n"
+    lines = []
+    for i, doc in enumerate(docs, 1):
+        content = getattr(doc, "page_content", doc)
+        meta = getattr(doc, "metadata", None)
+        lines.append(f"[{i}] {_show(content)}" + (f" {_show(meta)}" if meta else ""))
+    return head + (_block(ind, "\n".join(lines)) if lines else "")
+
+
+def _tool_output(output: Any) -> Any:
+    content = getattr(output, "content", None)  # a ToolMessage: show what the model will see
+    return output if content is None else content
+
+
+def _detailed_error(f: ConsoleFormatter, e: Event) -> str:
+    s = f._styles
+    ind = "  " * e.depth
+    err = e.data.get("error") or {}
+    what = e.event.split("_")[0]
+    return (f"{ind}{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
+            f" {err.get('type')}: {err.get('message')}{s.reset}\n")
+
+
+def _detailed_agent(f: ConsoleFormatter, e: Event) -> str:
+    ind = "  " * e.depth
+    log = str(e.data.get("log", "")).strip("\n")
+    label = "Agent action" if e.event == "agent_action" else "Agent finish"
+    head = f"{ind}{f._styles.bold}> {label}{f._styles.reset}\n"
+    return head + _block(ind, f._styles.colored(log, f._color(e) or "green"))
+
+
+def _detailed_text(f: ConsoleFormatter, e: Event) -> str:
+    ind = "  " * e.depth
+    text = str(e.data.get("text", "")).strip("\n")
+    return _block(ind, f._styles.colored(text, f._color(e))) if text else ""
+
+
+def _detailed_retry(f: ConsoleFormatter, e: Event) -> str:
+    s = f._styles
+    err = e.data.get("error") or {}
+    why = f": {err.get('type')}: {err.get('message')}" if err else ""
+    return (f"{'  ' * e.depth}{s.colored('~ retry', 'yellow')} {e.name}"
+            f" attempt {e.data.get('attempt')}{why}\n")
+
+
+def _detailed_custom(f: ConsoleFormatter, e: Event) -> str:
+    s = f._styles
+    name = s.colored(str(e.data.get("event_name")), "pink")
+    return f"{'  ' * (e.depth + 1)}* {name} {_show(e.data.get('data'))}\n"
+
+
+_DETAILED: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
+    "chain_start": _detailed_start,
+    "llm_start": _detailed_start,
+    "chat_model_start": _detailed_start,
+    "tool_start": _detailed_start,
+    "retriever_start": _detailed_start,
+    "chain_end": _detailed_end,
+    "llm_end": _detailed_end,
+    "tool_end": _detailed_end,
+    "retriever_end": _detailed_end,
+    "chain_error": _detailed_error,
+    "llm_error": _detailed_error,
+    "tool_error": _detailed_error,
+    "retriever_error": _detailed_error,
+    "agent_action": _detailed_agent,
+    "agent_finish": _detailed_agent,
+    "text": _detailed_text,
+    "retry": _detailed_retry,
+    "custom_event": _detailed_custom,
+}

@@ -1,0 +1,73 @@
+"""Colour: decided once from the stream and the environment, applied through one styles object."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Any
+
+#: LangChain's own palette (``langchain_core.utils.input._TEXT_COLOR_MAPPING``).
+LANGCHAIN_COLORS = {
+    "blue": "36;1",
+    "yellow": "33;1",
+    "pink": "38;5;200",
+    "green": "32;1",
+    "red": "31;1",
+}
+
+_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    """Remove ANSI escape sequences from ``text``."""
+    return _ANSI_RE.sub("", text) if "\x1b" in text else text
+
+
+def color_enabled(stream: Any = None) -> bool:
+    """Whether to colour output for ``stream``: ``NO_COLOR`` and ``FORCE_COLOR`` win over isatty.
+
+    Follows https://no-color.org and the ``FORCE_COLOR`` convention: a non-empty ``NO_COLOR``
+    turns colour off, a ``FORCE_COLOR`` other than ``""``/``"0"`` turns it on, otherwise colour
+    is used when ``stream`` is a terminal.
+    """
+    if os.environ.get("NO_COLOR"):
+        return False
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None and force not in ("", "0"):
+        return True
+    try:
+        return bool(stream is not None and stream.isatty())
+    except Exception:  # noqa: BLE001 - a closed or odd stream
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Styles:
+    """The escape codes a console formatter uses; :data:`PLAIN` has them all empty.
+
+    "No colour" is this same object with empty strings, not a second code path.
+    """
+
+    bold: str = "\033[1m"
+    reset: str = "\033[0m"
+    dim: str = "\033[2m"
+    red: str = "\033[31;1m"
+    enabled: bool = True
+
+    def colored(self, text: str, color: str | None) -> str:
+        """Colour ``text`` exactly as LangChain's ``get_colored_text`` does (bold italic)."""
+        if not color or not self.enabled:
+            return text
+        code = LANGCHAIN_COLORS.get(color)
+        if code is None:
+            return text
+        return f"\u001b[{code}m\033[1;3m{text}\u001b[0m"
+
+    def wrap(self, code: str, text: str) -> str:
+        """``text`` between ``code`` and a reset, or bare when colour is off."""
+        return f"{code}{text}{self.reset}" if code else text
+
+
+ANSI = Styles()
+PLAIN = Styles(bold="", reset="", dim="", red="", enabled=False)
