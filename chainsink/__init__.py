@@ -17,11 +17,11 @@ from chainsink._verbose import install, installed, uninstall
 __version__ = "0.1.0"
 
 __all__ = [
-    "EVENT_KINDS",
-    "SCHEMA_VERSION",
     "CallbackHandler",
+    "EVENT_KINDS",
     "Event",
     "FileCallbackHandler",
+    "SCHEMA_VERSION",
     "StdOutCallbackHandler",
     "install",
     "installed",

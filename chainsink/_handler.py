@@ -57,7 +57,7 @@ def _guarded(method: _F) -> _F:
         except Exception as exc:
             if self.raise_error:
                 raise
-            self._report(method.__name__, exc)
+            self._report(type(exc).__name__, exc, method.__name__)
 
     return wrapper  # type: ignore[return-value]
 
@@ -251,7 +251,10 @@ class CallbackHandler(BaseCallbackHandler):
         """Record a chain (or prompt, parser, graph node) starting."""
         run = self._start(run_id, parent_run_id, run_name(serialized, kwargs),
                           kwargs.get("run_type") or "chain", tags, metadata)
-        self._emit("chain_start", run_id, run, {"inputs": inputs})
+        data: dict[str, Any] = {"inputs": inputs}
+        if kwargs.get("defers_inputs"):  # a stream: the real inputs come with chain_end
+            data["defers_inputs"] = True
+        self._emit("chain_start", run_id, run, data)
 
     @_guarded
     def on_llm_start(self, serialized: dict[str, Any] | None, prompts: list[str], *,

@@ -18,13 +18,18 @@ class Reporter:
         self._owner = owner
         self._seen: set[str] = set()
 
-    def __call__(self, kind: str, exc: BaseException | str) -> None:
-        """Write ``chainsink: <owner>: <kind>: <error>`` to stderr the first time ``kind`` fails."""
+    def __call__(self, kind: str, exc: BaseException | str, where: str | None = None) -> None:
+        """Write ``chainsink: <owner>: <where or kind>: <error>`` to stderr the first time
+        ``kind`` fails."""
         if kind in self._seen:
             return
         self._seen.add(kind)
-        detail = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        line = f"chainsink: {self._owner}: {kind}: {detail} (further errors of this kind are not shown)"
+        try:
+            detail = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+            detail = type(exc).__name__
+        line = (f"chainsink: {self._owner}: {where or kind}: {detail}"
+                " (further errors of this kind are not shown)")
         try:
             stream = sys.__stderr__ if sys.stderr is None else sys.stderr
             if stream is not None:

@@ -174,7 +174,7 @@ def _detailed_start(f: ConsoleFormatter, e: Event) -> str:
     kind = e.event
     if kind == "chain_start":
         head = f"{ind}{s.bold}> Entering new {e.name} {_kind_word(e)}...{s.reset}\n"
-        inputs = e.data.get("inputs")
+        inputs = None if e.data.get("defers_inputs") else e.data.get("inputs")
         return head + (_block(ind, "inputs: " + _show(inputs)) if inputs not in (None, {}) else "")
     if kind == "chat_model_start":
         head = f"{ind}{s.bold}> Chat model {e.name} started{s.reset}\n"
@@ -201,6 +201,9 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> str:
     if kind == "chain_end":
         out = e.data.get("outputs")
         head = f"{ind}{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}\n"
+        late = e.data.get("inputs")  # a streamed chain's inputs arrive with its end
+        if late not in (None, {}):
+            head += _block(ind, "inputs: " + _show(late))
         return head + (_block(ind, "outputs: " + _show(out)) if out not in (None, {}) else "")
     if kind == "llm_end":
         usage = e.data.get("usage")
@@ -264,7 +267,7 @@ def _detailed_retry(f: ConsoleFormatter, e: Event) -> str:
 def _detailed_custom(f: ConsoleFormatter, e: Event) -> str:
     s = f._styles
     name = s.colored(str(e.data.get("event_name")), "pink")
-    return f"{'  ' * (e.depth + 1)}* {name} {_show(e.data.get('data'))}\n"
+    return f"{'  ' * (e.depth + 1)}{name} {_show(e.data.get('data'))}\n"
 
 
 _DETAILED: dict[str, Callable[[ConsoleFormatter, Event], str]] = {

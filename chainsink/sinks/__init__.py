@@ -40,4 +40,11 @@ def make_sink(target: Any) -> Sink:
     )
 
 
-__all__ = ["CallableSink", "FileSink", "Sink", "StreamSink", "flush_all", "make_sink"]
+__all__ = [
+    "CallableSink",
+    "FileSink",
+    "Sink",
+    "StreamSink",
+    "flush_all",
+    "make_sink",
+]

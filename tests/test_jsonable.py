@@ -1,0 +1,118 @@
+"""Turning any Python value into JSON never raises and always yields valid JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import json
+import math
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+from pydantic import BaseModel, SecretStr
+
+from chainsink._jsonable import dumps, to_jsonable
+
+
+class Hostile:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+class Model(BaseModel):
+    name: str
+    secret: SecretStr
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+def _loads(data: bytes) -> object:
+    data.decode("utf-8")  # valid UTF-8
+    return json.loads(data)
+
+
+def test_langchain_types_become_compact_dicts() -> None:
+    """Messages, documents and LLM results serialize to readable dicts, not reprs."""
+    result = LLMResult(generations=[[ChatGeneration(message=AIMessage(content="hi"))]])
+    value = {
+        "msgs": [HumanMessage(content="q"), ToolMessage(content="4", tool_call_id="t1")],
+        "doc": Document(page_content="text", metadata={"source": "a"}),
+        "result": result,
+    }
+    out = _loads(dumps(value))
+    assert out["msgs"][0] == {"type": "human", "content": "q"}
+    assert out["msgs"][1]["tool_call_id"] == "t1"
+    assert out["doc"] == {"page_content": "text", "metadata": {"source": "a"}}
+    assert out["result"]["generations"][0][0]["message"]["content"] == "hi"
+
+
+def test_hostile_values_serialize() -> None:
+    """Cycles, odd keys, surrogates, huge ints, NaN, bytes, sets and raising reprs all serialize."""
+    cycle: list[object] = [1]
+    cycle.append(cycle)
+    deep: object = "leaf"
+    for _ in range(5000):
+        deep = [deep]
+    value = {
+        "cycle": cycle,
+        (1, 2): "tuple key",
+        uuid.UUID(int=1): "uuid key",
+        "surrogate": "a\ud800b",
+        "big": 2**200,
+        "nan": math.nan,
+        "inf": math.inf,
+        "bytes": b"\xff\x00abc",
+        "set": {1, 2},
+        "decimal": decimal.Decimal("1.10"),
+        "when": dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc),
+        "hostile": Hostile(),
+        "model": Model(name="n", secret=SecretStr("hunter2")),
+        "point": Point(1, 2),
+        "deep": deep,
+        "exc": ValueError("bad", 3),
+    }
+    out = _loads(dumps(value))
+    assert isinstance(out, dict)
+    assert out["big"] == str(2**200)
+    assert out["nan"] is None and out["inf"] is None
+    assert out["hostile"] == "<unrepresentable Hostile>"
+    assert "<cycle>" in json.dumps(out["cycle"])
+    assert "hunter2" not in json.dumps(out)
+    assert out["point"] == {"x": 1, "y": 2}
+    assert out["decimal"] == "1.10"
+
+
+json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(),
+    st.uuids(), st.datetimes(), st.decimals(), st.builds(Hostile),
+)
+values = st.recursive(
+    json_leaves,
+    lambda inner: st.one_of(
+        st.lists(inner), st.tuples(inner, inner), st.frozensets(st.integers()),
+        st.dictionaries(st.one_of(st.text(), st.integers(), st.uuids(), st.tuples(st.integers())),
+                        inner),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_any_value_dumps_to_valid_json(value: object) -> None:
+    """Whatever hypothesis builds, dumps() returns valid UTF-8 JSON and to_jsonable plain types."""
+    _loads(dumps(value))
+    plain = to_jsonable(value)
+    assert json.loads(json.dumps(plain, allow_nan=False)) is not None or plain is None
