@@ -97,6 +97,10 @@ def test_bad_options_fail_at_construction() -> None:
         ConsoleFormatter("fancy")
     with pytest.raises(ValueError):
         ConsoleFormatter("classic", like="printer")
+    with pytest.raises(ValueError, match="ansi=False"):
+        ConsoleFormatter("classic", color=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ConsoleFormatter("classic", color="purple")
 
 
 def test_color_decision(monkeypatch: pytest.MonkeyPatch) -> None:

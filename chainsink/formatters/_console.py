@@ -7,7 +7,7 @@ from typing import Any
 
 from chainsink._event import Event
 from chainsink._jsonable import dumps
-from chainsink.formatters._styles import ANSI, PLAIN, Styles, strip_ansi
+from chainsink.formatters._styles import ANSI, LANGCHAIN_COLORS, PLAIN, Styles, strip_ansi
 
 STYLES = ("classic", "detailed")
 LIKE = ("stdout", "file")
@@ -43,6 +43,9 @@ class ConsoleFormatter:
             raise ValueError(f"style must be one of {STYLES}, not {style!r}")
         if like not in LIKE:
             raise ValueError(f"like must be one of {LIKE}, not {like!r}")
+        if color is not None and (not isinstance(color, str) or color not in LANGCHAIN_COLORS):
+            raise ValueError(f"color must be None or one of {sorted(LANGCHAIN_COLORS)}, "
+                             f"not {color!r} (use ansi=False to turn colour off)")
         self.style = style
         self.color = color
         self.ansi = ansi
