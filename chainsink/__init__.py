@@ -11,19 +11,23 @@ from __future__ import annotations
 from chainsink._event import EVENT_KINDS, SCHEMA_VERSION, Event
 from chainsink._file import FileCallbackHandler
 from chainsink._handler import CallbackHandler
+from chainsink._read import BadLine, event_from_record, read_events
 from chainsink._stdout import StdOutCallbackHandler
 from chainsink._verbose import install, installed, uninstall
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadLine",
     "CallbackHandler",
     "EVENT_KINDS",
     "Event",
     "FileCallbackHandler",
     "SCHEMA_VERSION",
     "StdOutCallbackHandler",
+    "event_from_record",
     "install",
     "installed",
+    "read_events",
     "uninstall",
 ]

@@ -14,6 +14,10 @@ LIKE = ("stdout", "file")
 
 #: How much of one value the detailed console shows before cutting it.
 DETAIL_LIMIT = 2000
+#: How much of an inner chain step's inputs or outputs it shows, on one line.
+NESTED_LIMIT = 200
+#: What LangChain passes as a streamed chain's inputs before it knows them.
+_PLACEHOLDER = {"input": ""}
 
 
 class ConsoleFormatter:
@@ -126,12 +130,25 @@ _CLASSIC: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
 # -- detailed -----------------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, limit: int = DETAIL_LIMIT) -> str:
     """A value as one readable string: strings as they are, anything else as compact JSON."""
     text = value if isinstance(value, str) else dumps(value).decode("utf-8", "replace")
-    if len(text) > DETAIL_LIMIT:
-        text = f"{text[:DETAIL_LIMIT]}... [{len(text) - DETAIL_LIMIT} more chars]"
+    if len(text) > limit:
+        text = f"{text[:limit]}... [{len(text) - limit} more chars]"
     return text
+
+
+def _io(e: Event, label: str, value: Any) -> str:
+    """A chain's inputs or outputs: in full at the root, one short line for inner steps."""
+    if value is None or value == {} or value == _PLACEHOLDER:
+        return ""
+    ind = "  " * e.depth
+    if value == "":
+        return _block(ind, f'{label}: ""')
+    if e.depth == 0:
+        return _block(ind, f"{label}: {_show(value)}")
+    text = _show(value, NESTED_LIMIT).replace("\r", "\\r").replace("\n", "\\n")
+    return _block(ind, f"{label}: {text}")
 
 
 def _block(indent: str, text: str) -> str:
@@ -145,14 +162,21 @@ def _took(s: Styles, e: Event) -> str:
     return "" if ms is None else f" {s.dim}({ms:.1f} ms){s.reset}"
 
 
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """An attribute of a LangChain object, or the same key of its JSON form (read from a log)."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
 def _message_lines(messages: Any) -> str:
     lines = []
     for batch in messages or ():
         for msg in batch if isinstance(batch, (list, tuple)) else (batch,):
-            role = getattr(msg, "type", None)
-            content = getattr(msg, "content", msg)
+            role = _get(msg, "type")
+            content = _get(msg, "content", msg)
             line = f"[{role}] {_show(content)}" if role else _show(content)
-            calls = getattr(msg, "tool_calls", None)
+            calls = _get(msg, "tool_calls")
             if calls:
                 line += " " + _show({"tool_calls": calls})
             lines.append(line)
@@ -161,13 +185,13 @@ def _message_lines(messages: Any) -> str:
 
 def _generation_lines(response: Any) -> str:
     lines = []
-    for batch in getattr(response, "generations", None) or ():
+    for batch in _get(response, "generations") or ():
         for gen in batch:
-            message = getattr(gen, "message", None)
+            message = _get(gen, "message")
             if message is not None:
                 lines.append(_message_lines([[message]]))
             else:
-                lines.append(_show(getattr(gen, "text", gen)))
+                lines.append(_show(_get(gen, "text", gen)))
     return "\n".join(lines)
 
 
@@ -177,8 +201,7 @@ def _detailed_start(f: ConsoleFormatter, e: Event) -> str:
     kind = e.event
     if kind == "chain_start":
         head = f"{ind}{s.bold}> Entering new {e.name} {_kind_word(e)}...{s.reset}\n"
-        inputs = None if e.data.get("defers_inputs") else e.data.get("inputs")
-        return head + (_block(ind, "inputs: " + _show(inputs)) if inputs not in (None, {}) else "")
+        return head + ("" if e.data.get("defers_inputs") else _io(e, "inputs", e.data.get("inputs")))
     if kind == "chat_model_start":
         head = f"{ind}{s.bold}> Chat model {e.name} started{s.reset}\n"
         return head + _block(ind, _message_lines(e.data.get("messages")))
@@ -204,10 +227,8 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> str:
     if kind == "chain_end":
         out = e.data.get("outputs")
         head = f"{ind}{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}\n"
-        late = e.data.get("inputs")  # a streamed chain's inputs arrive with its end
-        if late not in (None, {}):
-            head += _block(ind, "inputs: " + _show(late))
-        return head + (_block(ind, "outputs: " + _show(out)) if out not in (None, {}) else "")
+        # a streamed chain's inputs arrive with its end
+        return head + _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", out)
     if kind == "llm_end":
         usage = e.data.get("usage")
         model = e.data.get("model")
@@ -225,14 +246,14 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> str:
     head = f"{ind}{s.bold}> Retriever {e.name} returned {len(docs)} documents{s.reset}{took}\n"
     lines = []
     for i, doc in enumerate(docs, 1):
-        content = getattr(doc, "page_content", doc)
-        meta = getattr(doc, "metadata", None)
+        content = _get(doc, "page_content", doc)
+        meta = _get(doc, "metadata")
         lines.append(f"[{i}] {_show(content)}" + (f" {_show(meta)}" if meta else ""))
     return head + (_block(ind, "\n".join(lines)) if lines else "")
 
 
 def _tool_output(output: Any) -> Any:
-    content = getattr(output, "content", None)  # a ToolMessage: show what the model will see
+    content = _get(output, "content")  # a ToolMessage: show what the model will see
     return output if content is None else content
 
 
