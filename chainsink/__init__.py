@@ -11,6 +11,12 @@ from __future__ import annotations
 from chainsink._event import EVENT_KINDS, SCHEMA_VERSION, Event
 from chainsink._file import FileCallbackHandler
 from chainsink._handler import CallbackHandler
+from chainsink._loggers import (
+    LoggingCallbackHandler,
+    LoguruCallbackHandler,
+    RotatingFileCallbackHandler,
+    StructlogCallbackHandler,
+)
 from chainsink._read import BadLine, event_from_record, read_events
 from chainsink._stdout import StdOutCallbackHandler
 from chainsink._verbose import install, installed, uninstall
@@ -23,8 +29,12 @@ __all__ = [
     "EVENT_KINDS",
     "Event",
     "FileCallbackHandler",
+    "LoggingCallbackHandler",
+    "LoguruCallbackHandler",
+    "RotatingFileCallbackHandler",
     "SCHEMA_VERSION",
     "StdOutCallbackHandler",
+    "StructlogCallbackHandler",
     "event_from_record",
     "install",
     "installed",

@@ -9,7 +9,7 @@ from chainsink._event import Event
 from chainsink._jsonable import dumps
 from chainsink.formatters._styles import ANSI, LANGCHAIN_COLORS, PLAIN, Styles, strip_ansi
 
-STYLES = ("classic", "detailed")
+STYLES = ("classic", "detailed", "line")
 LIKE = ("stdout", "file")
 
 #: How much of one value the detailed console shows before cutting it.
@@ -32,8 +32,11 @@ class ConsoleFormatter:
     inputs and outputs, prompts and generations, tool and retriever I/O, durations, token usage,
     errors in red and custom events.
 
+    ``style="line"`` renders each event (tokens included) as the one line that heads it in the
+    detailed style, with no indentation and no trailing newline: a log message.
+
     Args:
-        style: ``"classic"`` or ``"detailed"``.
+        style: ``"classic"``, ``"detailed"`` or ``"line"``.
         color: LangChain's default text colour name (``"green"``, ``"blue"``, ...), used where a
             callback gives none, as ``StdOutCallbackHandler(color=...)`` does.
         ansi: Emit ANSI escape codes. With False the output has none at all, including any
@@ -55,8 +58,8 @@ class ConsoleFormatter:
         self.ansi = ansi
         self.like = like
         self._styles = ANSI if ansi else PLAIN
-        render = _CLASSIC if style == "classic" else _DETAILED
-        self._render: dict[str, Callable[[ConsoleFormatter, Event], str]] = render
+        self._render: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
+            "classic": _CLASSIC, "detailed": _DETAILED, "line": _LINE}[style]
 
     def __call__(self, event: Event) -> str:
         """Return the text for ``event`` (``""`` when this style prints nothing for it)."""
@@ -138,17 +141,16 @@ def _show(value: Any, limit: int = DETAIL_LIMIT) -> str:
     return text
 
 
-def _io(e: Event, label: str, value: Any) -> str:
+def _io(e: Event, label: str, value: Any) -> list[str]:
     """A chain's inputs or outputs: in full at the root, one short line for inner steps."""
     if value is None or value == {} or value == _PLACEHOLDER:
-        return ""
-    ind = "  " * e.depth
+        return []
     if value == "":
-        return _block(ind, f'{label}: ""')
+        return [f'{label}: ""']
     if e.depth == 0:
-        return _block(ind, f"{label}: {_show(value)}")
+        return [f"{label}: {_show(value)}"]
     text = _show(value, NESTED_LIMIT).replace("\r", "\\r").replace("\n", "\\n")
-    return _block(ind, f"{label}: {text}")
+    return [f"{label}: {text}"]
 
 
 def _block(indent: str, text: str) -> str:
@@ -195,40 +197,40 @@ def _generation_lines(response: Any) -> str:
     return "\n".join(lines)
 
 
-def _detailed_start(f: ConsoleFormatter, e: Event) -> str:
+Part = tuple[str, str]
+"""A detailed rendering: a one-line head (styled) and a body of plain lines (may be empty)."""
+
+
+def _detailed_start(f: ConsoleFormatter, e: Event) -> Part:
     s = f._styles
-    ind = "  " * e.depth
     kind = e.event
     if kind == "chain_start":
-        head = f"{ind}{s.bold}> Entering new {e.name} {_kind_word(e)}...{s.reset}\n"
-        return head + ("" if e.data.get("defers_inputs") else _io(e, "inputs", e.data.get("inputs")))
+        inputs = [] if e.data.get("defers_inputs") else _io(e, "inputs", e.data.get("inputs"))
+        return f"{s.bold}> Entering new {e.name} {_kind_word(e)}...{s.reset}", "\n".join(inputs)
     if kind == "chat_model_start":
-        head = f"{ind}{s.bold}> Chat model {e.name} started{s.reset}\n"
-        return head + _block(ind, _message_lines(e.data.get("messages")))
+        return (f"{s.bold}> Chat model {e.name} started{s.reset}",
+                _message_lines(e.data.get("messages")))
     if kind == "llm_start":
-        head = f"{ind}{s.bold}> LLM {e.name} started{s.reset}\n"
-        return head + _block(ind, "\n".join(_show(p) for p in e.data.get("prompts") or ()))
+        return (f"{s.bold}> LLM {e.name} started{s.reset}",
+                "\n".join(_show(p) for p in e.data.get("prompts") or ()))
     if kind == "tool_start":
-        head = f"{ind}{s.bold}> Tool {e.name} started{s.reset}\n"
-        return head + _block(ind, "input: " + _show(e.data.get("input_str")))
-    head = f"{ind}{s.bold}> Retriever {e.name} started{s.reset}\n"
-    return head + _block(ind, "query: " + _show(e.data.get("query")))
+        return (f"{s.bold}> Tool {e.name} started{s.reset}",
+                "input: " + _show(e.data.get("input_str")))
+    return f"{s.bold}> Retriever {e.name} started{s.reset}", "query: " + _show(e.data.get("query"))
 
 
 def _kind_word(e: Event) -> str:
     return "chain" if e.run_type in ("chain", "") else e.run_type
 
 
-def _detailed_end(f: ConsoleFormatter, e: Event) -> str:
+def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
     s = f._styles
-    ind = "  " * e.depth
     kind = e.event
     took = _took(s, e)
     if kind == "chain_end":
-        out = e.data.get("outputs")
-        head = f"{ind}{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}\n"
         # a streamed chain's inputs arrive with its end
-        return head + _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", out)
+        lines = _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", e.data.get("outputs"))
+        return f"{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}", "\n".join(lines)
     if kind == "llm_end":
         usage = e.data.get("usage")
         model = e.data.get("model")
@@ -237,19 +239,19 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> str:
             extra += (f" tokens: {usage.get('input_tokens', 0)} in,"
                       f" {usage.get('output_tokens', 0)} out,"
                       f" {usage.get('total_tokens', 0)} total")
-        head = f"{ind}{s.bold}> {e.name} finished{s.reset}{took}{extra}\n"
-        return head + _block(ind, _generation_lines(e.data.get("outputs")))
+        return (f"{s.bold}> {e.name} finished{s.reset}{took}{extra}",
+                _generation_lines(e.data.get("outputs")))
     if kind == "tool_end":
-        head = f"{ind}{s.bold}> Tool {e.name} finished{s.reset}{took}\n"
-        return head + _block(ind, "output: " + _show(_tool_output(e.data.get("outputs"))))
-    docs = (e.data.get("outputs") or {}).get("documents") or []
-    head = f"{ind}{s.bold}> Retriever {e.name} returned {len(docs)} documents{s.reset}{took}\n"
+        return (f"{s.bold}> Tool {e.name} finished{s.reset}{took}",
+                "output: " + _show(_tool_output(e.data.get("outputs"))))
+    docs = _get(e.data.get("outputs") or {}, "documents") or []
     lines = []
     for i, doc in enumerate(docs, 1):
         content = _get(doc, "page_content", doc)
         meta = _get(doc, "metadata")
         lines.append(f"[{i}] {_show(content)}" + (f" {_show(meta)}" if meta else ""))
-    return head + (_block(ind, "\n".join(lines)) if lines else "")
+    return (f"{s.bold}> Retriever {e.name} returned {len(docs)} documents{s.reset}{took}",
+            "\n".join(lines))
 
 
 def _tool_output(output: Any) -> Any:
@@ -257,44 +259,70 @@ def _tool_output(output: Any) -> Any:
     return output if content is None else content
 
 
-def _detailed_error(f: ConsoleFormatter, e: Event) -> str:
+def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
     s = f._styles
-    ind = "  " * e.depth
     err = e.data.get("error") or {}
     what = e.event.split("_")[0]
-    return (f"{ind}{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
-            f" {err.get('type')}: {err.get('message')}{s.reset}\n")
+    return (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
+            f" {_get(err, 'type')}: {_get(err, 'message')}{s.reset}", "")
 
 
-def _detailed_agent(f: ConsoleFormatter, e: Event) -> str:
-    ind = "  " * e.depth
+def _detailed_agent(f: ConsoleFormatter, e: Event) -> Part:
     log = str(e.data.get("log", "")).strip("\n")
-    label = "Agent action" if e.event == "agent_action" else "Agent finish"
-    head = f"{ind}{f._styles.bold}> {label}{f._styles.reset}\n"
-    return head + _block(ind, f._styles.colored(log, f._color(e) or "green"))
+    if e.event == "agent_action":
+        label = f"Agent action: {e.data.get('tool')}"
+    else:
+        label = "Agent finish"
+    return (f"{f._styles.bold}> {label}{f._styles.reset}",
+            f._styles.colored(log, f._color(e) or "green"))
 
 
-def _detailed_text(f: ConsoleFormatter, e: Event) -> str:
-    ind = "  " * e.depth
+def _detailed_text(f: ConsoleFormatter, e: Event) -> Part:
     text = str(e.data.get("text", "")).strip("\n")
-    return _block(ind, f._styles.colored(text, f._color(e))) if text else ""
+    return "", f._styles.colored(text, f._color(e)) if text else ""
 
 
-def _detailed_retry(f: ConsoleFormatter, e: Event) -> str:
+def _detailed_retry(f: ConsoleFormatter, e: Event) -> Part:
     s = f._styles
     err = e.data.get("error") or {}
-    why = f": {err.get('type')}: {err.get('message')}" if err else ""
-    return (f"{'  ' * e.depth}{s.colored('~ retry', 'yellow')} {e.name}"
-            f" attempt {e.data.get('attempt')}{why}\n")
+    why = f": {_get(err, 'type')}: {_get(err, 'message')}" if err else ""
+    return f"{s.colored('~ retry', 'yellow')} {e.name} attempt {e.data.get('attempt')}{why}", ""
 
 
-def _detailed_custom(f: ConsoleFormatter, e: Event) -> str:
-    s = f._styles
-    name = s.colored(str(e.data.get("event_name")), "pink")
-    return f"{'  ' * (e.depth + 1)}{name} {_show(e.data.get('data'))}\n"
+def _detailed_custom(f: ConsoleFormatter, e: Event) -> Part:
+    name = f._styles.colored(str(e.data.get("event_name")), "pink")
+    return "", f"{name} {_show(e.data.get('data'))}"
 
 
-_DETAILED: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
+def _detailed_token(f: ConsoleFormatter, e: Event) -> Part:
+    return f"token {_show(e.data.get('token'))}", ""
+
+
+def _detailed(render: Callable[[ConsoleFormatter, Event], Part]
+              ) -> Callable[[ConsoleFormatter, Event], str]:
+    """Lay a head and body out as console lines, indented by the run's depth."""
+
+    def layout(f: ConsoleFormatter, e: Event) -> str:
+        head, body = render(f, e)
+        ind = "  " * e.depth
+        text = f"{ind}{head}\n" if head else ""
+        return text + _block(ind, body) if body else text
+
+    return layout
+
+
+def _line(render: Callable[[ConsoleFormatter, Event], Part]
+          ) -> Callable[[ConsoleFormatter, Event], str]:
+    """One line per event: the head, or the body's first line when there is no head."""
+
+    def line(f: ConsoleFormatter, e: Event) -> str:
+        head, body = render(f, e)
+        return head or body.split("\n", 1)[0]
+
+    return line
+
+
+_PARTS: dict[str, Callable[[ConsoleFormatter, Event], Part]] = {
     "chain_start": _detailed_start,
     "llm_start": _detailed_start,
     "chat_model_start": _detailed_start,
@@ -314,3 +342,8 @@ _DETAILED: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
     "retry": _detailed_retry,
     "custom_event": _detailed_custom,
 }
+
+# streamed tokens would drown the console; the llm end shows the whole output instead
+_DETAILED = {kind: _detailed(render) for kind, render in _PARTS.items()}
+_LINE = {kind: _line(render) for kind, render in {**_PARTS,
+                                                   "llm_new_token": _detailed_token}.items()}

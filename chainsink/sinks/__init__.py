@@ -12,6 +12,8 @@ from typing import Any
 
 from chainsink.sinks._base import Sink
 from chainsink.sinks._file import FileSink, flush_all
+from chainsink.sinks._loggers import LoggingSink, LoguruSink, StructlogSink
+from chainsink.sinks._rotating import RotatingFileSink
 from chainsink.sinks._stream import CallableSink, StreamSink
 
 
@@ -43,8 +45,12 @@ def make_sink(target: Any) -> Sink:
 __all__ = [
     "CallableSink",
     "FileSink",
+    "LoggingSink",
+    "LoguruSink",
+    "RotatingFileSink",
     "Sink",
     "StreamSink",
+    "StructlogSink",
     "flush_all",
     "make_sink",
 ]

@@ -61,6 +61,7 @@ class FileSink(Sink):
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._closed = False
+        self._failing = False
         self._lock = threading.Lock()  # guards _pending
         self._io_lock = threading.Lock()  # orders batches and guards the descriptor
         self._report = Reporter(f"file {self.path}")
@@ -73,9 +74,13 @@ class FileSink(Sink):
             if self._closed:
                 self._report("write after close", "the record was dropped")
                 return
+            behind = self._pending_bytes >= MAX_PENDING_BYTES
+            if behind and self._failing:  # the file cannot take more: bound the memory
+                self._report("dropped", f"over {MAX_PENDING_BYTES} bytes are waiting for a "
+                             "file that cannot be written; new records are dropped")
+                return
             self._pending.append(data)
             self._pending_bytes += len(data)
-            behind = self._pending_bytes >= MAX_PENDING_BYTES
         if behind:
             self.flush()
         elif _flusher is None:
@@ -87,14 +92,14 @@ class FileSink(Sink):
             with self._lock:
                 if not self._pending:
                     return
-                batch = b"".join(self._pending)
+                batch = self._pending
                 self._pending = []
                 self._pending_bytes = 0
-            rest = self._write_all(batch)
+            rest = self._write_records(batch)
             if rest:  # keep what could not be written, in order, for the next try
                 with self._lock:
-                    self._pending.insert(0, rest)
-                    self._pending_bytes += len(rest)
+                    self._pending[:0] = rest
+                    self._pending_bytes += sum(map(len, rest))
 
     def close(self) -> None:
         """Flush and close the file; later writes are dropped with one report."""
@@ -121,17 +126,23 @@ class FileSink(Sink):
 
     # -- under _io_lock -----------------------------------------------------------------------
 
-    def _write_all(self, data: bytes) -> bytes:
-        """Write ``data``; return the part that could not be written (b"" on success)."""
+    def _write_records(self, records: list[bytes]) -> list[bytes]:
+        """Append ``records`` in one write; return what could not be written."""
+        return self._write_all(b"".join(records))
+
+    def _write_all(self, data: bytes) -> list[bytes]:
+        """Write ``data``; return the part that could not be written ([] on success)."""
         view = memoryview(data)
         try:
             fd = self._descriptor()
             while view:
                 view = view[os.write(fd, view):]
         except OSError as exc:
+            self._failing = True
             self._report("write", exc)
-            return bytes(view)
-        return b""
+            return [bytes(view)]
+        self._failing = False
+        return []
 
     def _descriptor(self) -> int:
         if self._fd is not None:

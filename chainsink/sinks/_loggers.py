@@ -1,0 +1,158 @@
+"""Sinks that hand records to the user's logger (loguru, structlog, stdlib logging).
+
+The formatted text becomes the log message; the event's JSONL record becomes structured fields,
+so the user's own handlers, renderers, rotation and shipping apply unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chainsink._event import ERROR_KINDS, Event
+from chainsink.formatters import json_record
+from chainsink.sinks._base import Sink
+
+#: LogRecord attributes an ``extra`` key may not overwrite; chainsink's clashing keys get an
+#: ``lc_`` prefix, except ``name`` which becomes ``run_name``.
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message",
+                                                                             "asctime"}
+
+
+def _level_kind(event: Any) -> str:
+    """``error``, ``token`` or ``normal``: which of the sink's levels an event logs at."""
+    kind = getattr(event, "event", "")
+    if kind in ERROR_KINDS:
+        return "error"
+    if kind == "llm_new_token":
+        return "token"
+    return "normal"
+
+
+def stdlib_extra(record: dict[str, Any]) -> dict[str, Any]:
+    """A JSONL record as ``extra`` for ``logging``: ``name`` -> ``run_name``, clashes -> ``lc_*``."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "name":
+            key = "run_name"
+        elif key in _RESERVED:
+            key = "lc_" + key
+        out[key] = value
+    return out
+
+
+class LoggingSink(Sink):
+    """Log each record through a stdlib ``logging.Logger``.
+
+    The message is the formatted text; the record's fields are LogRecord attributes
+    (``record.run_id``, ``record.trace_id``, ``record.event``, ``record.run_name``, ...).
+
+    Args:
+        logger: The logger; ``logging.getLogger("chainsink")`` by default.
+        level: The level for ordinary events; errors log at ERROR, tokens at DEBUG.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None, *,
+                 level: int | str = logging.INFO) -> None:
+        self.logger = logger if logger is not None else logging.getLogger("chainsink")
+        resolved = logging.getLevelName(level) if isinstance(level, str) else level
+        if not isinstance(resolved, int):
+            raise ValueError(f"unknown logging level {level!r}")
+        self._levels = {"normal": resolved, "error": logging.ERROR, "token": logging.DEBUG}
+
+    def write(self, text: str, event: Any = None) -> None:
+        """Log ``text`` with the event's fields as LogRecord attributes."""
+        level = self._levels[_level_kind(event)]
+        if not self.logger.isEnabledFor(level):
+            return
+        extra = stdlib_extra(json_record(event)) if isinstance(event, Event) else None
+        self.logger.log(level, "%s", text, extra=extra)
+
+    def flush(self) -> None:
+        """The logger's handlers flush themselves."""
+
+    def close(self) -> None:
+        """The logger belongs to the caller."""
+
+
+class LoguruSink(Sink):
+    """Log each record through loguru, with the record's fields bound into ``extra``.
+
+    Args:
+        logger: A loguru logger; ``loguru.logger`` by default.
+        level: The level for ordinary events; errors log at ERROR, tokens at TRACE.
+
+    Raises:
+        ImportError: If loguru is not installed (``pip install chainsink[loguru]``).
+        ValueError: For a level loguru does not know.
+    """
+
+    def __init__(self, logger: Any = None, *, level: str | int = "INFO") -> None:
+        if logger is None:
+            try:
+                from loguru import logger as default_logger
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ImportError(
+                    "LoguruCallbackHandler needs loguru: pip install 'chainsink[loguru]'"
+                ) from exc
+            logger = default_logger
+        self.logger = logger
+        if isinstance(level, str):
+            logger.level(level)  # raises ValueError for a level loguru does not know
+        self._levels = {"normal": level, "error": "ERROR", "token": "TRACE"}
+
+    def write(self, text: str, event: Any = None) -> None:
+        """Log ``text`` with the event's fields in ``extra``."""
+        fields = json_record(event) if isinstance(event, Event) else {}
+        self.logger.bind(**fields).opt(depth=1).log(self._levels[_level_kind(event)], text)
+
+    def flush(self) -> None:
+        """loguru's sinks flush themselves (``logger.complete()`` waits for enqueued ones)."""
+
+    def close(self) -> None:
+        """The logger belongs to the caller."""
+
+
+class StructlogSink(Sink):
+    """Log each record through a structlog logger as key-values.
+
+    structlog's ``event`` key is the message, so the formatted text goes there and the
+    callback's kind goes under ``lc_event``; every other JSONL key keeps its name.
+
+    Args:
+        logger: A structlog logger; ``structlog.get_logger("chainsink")`` by default.
+        level: The method for ordinary events (``"info"``); errors use ``error``, tokens
+            ``debug``.
+
+    Raises:
+        ImportError: If structlog is not installed (``pip install chainsink[structlog]``).
+        ValueError: For an unknown level name.
+    """
+
+    _NAMES = ("debug", "info", "warning", "error", "critical")
+
+    def __init__(self, logger: Any = None, *, level: str = "info") -> None:
+        if level not in self._NAMES:
+            raise ValueError(f"level must be one of {self._NAMES}, not {level!r}")
+        if logger is None:
+            try:
+                import structlog
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ImportError(
+                    "StructlogCallbackHandler needs structlog: pip install 'chainsink[structlog]'"
+                ) from exc
+            logger = structlog.get_logger("chainsink")
+        self.logger = logger
+        self._levels = {"normal": level, "error": "error", "token": "debug"}
+
+    def write(self, text: str, event: Any = None) -> None:
+        """Log ``text`` as structlog's event, with the record's fields as key-values."""
+        fields = json_record(event) if isinstance(event, Event) else {}
+        fields["lc_event"] = fields.pop("event", None)
+        getattr(self.logger, self._levels[_level_kind(event)])(text, **fields)
+
+    def flush(self) -> None:
+        """structlog's loggers flush themselves."""
+
+    def close(self) -> None:
+        """The logger belongs to the caller."""
