@@ -8,6 +8,7 @@ Callback handlers that record every event of a run and write it, through one for
 
 from __future__ import annotations
 
+from chainsink._capture import UsageTotals, capture, usage
 from chainsink._event import EVENT_KINDS, SCHEMA_VERSION, Event
 from chainsink._file import FileCallbackHandler
 from chainsink._handler import CallbackHandler
@@ -35,9 +36,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "StdOutCallbackHandler",
     "StructlogCallbackHandler",
+    "UsageTotals",
+    "capture",
     "event_from_record",
     "install",
     "installed",
     "read_events",
     "uninstall",
+    "usage",
 ]

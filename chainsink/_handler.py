@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -15,6 +17,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._report import Reporter
 from chainsink.formatters import Formatter, JsonlFormatter
+from chainsink.processors import default_processors
 from chainsink.sinks import Sink, make_sink
 
 Processor = Callable[[Event], "Event | None"]
@@ -22,6 +25,8 @@ Processor = Callable[[Event], "Event | None"]
 
 _F = TypeVar("_F", bound=Callable[..., None])
 _CLOSING = END_KINDS | ERROR_KINDS
+
+_live_handlers: weakref.WeakSet[CallbackHandler] = weakref.WeakSet()
 _UTC = timezone.utc
 _now = datetime.now
 _clock = time.perf_counter
@@ -89,12 +94,26 @@ def _model_of(kwargs: dict[str, Any], metadata: dict[str, Any] | None) -> str | 
     return None
 
 
+#: Exceptions that stop a run without it having failed: Ctrl-C, task cancellation, and
+#: LangGraph's human-in-the-loop interrupts (matched by name: langgraph is optional).
+_INTERRUPTS = frozenset({"KeyboardInterrupt", "CancelledError", "GraphInterrupt",
+                         "NodeInterrupt", "Interrupt"})
+
+
 def _error(exc: BaseException) -> dict[str, str]:
     try:
         message = str(exc)
     except Exception:  # noqa: BLE001 - an exception whose __str__ raises
         message = f"<unprintable {type(exc).__name__}>"
     return {"type": type(exc).__name__, "message": message}
+
+
+def _error_data(exc: BaseException) -> dict[str, Any]:
+    """An error event's fields; interrupts are flagged so they are not counted as failures."""
+    data: dict[str, Any] = {"error": _error(exc)}
+    if any(cls.__name__ in _INTERRUPTS for cls in type(exc).__mro__):
+        data["interrupted"] = True
+    return data
 
 
 def _usage_and_model(response: Any) -> tuple[dict[str, int] | None, str | None]:
@@ -146,7 +165,8 @@ class CallbackHandler(BaseCallbackHandler):
             callable taking one string (see :func:`chainsink.sinks.make_sink`).
         formatter: Turns an event into text; JSONL by default.
         processors: Callables applied to each event before formatting; one returning None
-            drops the event.
+            drops the event. Default: :func:`chainsink.processors.default_processors`
+            (secrets masked, sizes capped); pass ``()`` to record events exactly as given.
         raise_error: Let exceptions inside the handler propagate into the run.
 
     Example:
@@ -158,14 +178,18 @@ class CallbackHandler(BaseCallbackHandler):
     run_inline = True
 
     def __init__(self, sink: Any, formatter: Formatter | None = None, *,
-                 processors: Iterable[Processor] = (), raise_error: bool = False) -> None:
+                 processors: Iterable[Processor] | None = None,
+                 raise_error: bool = False) -> None:
         self.sink: Sink = make_sink(sink)
         self.formatter: Formatter = formatter if formatter is not None else JsonlFormatter()
-        self.processors: Sequence[Processor] = tuple(processors)
+        self.processors: Sequence[Processor] = (
+            default_processors() if processors is None else tuple(processors))
         self.raise_error = raise_error
         self._runs: dict[UUID, _Run] = {}
         self._trace_runs: dict[UUID, list[UUID]] = {}
+        self._trace_usage: dict[UUID, dict[str, dict[str, int]]] = {}
         self._report = Reporter(type(self).__name__)
+        _live_handlers.add(self)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -219,6 +243,7 @@ class CallbackHandler(BaseCallbackHandler):
         if run.trace_id == run_id:  # the root ended: forget the whole trace
             for child in self._trace_runs.pop(run_id, ()):
                 self._runs.pop(child, None)
+            self._trace_usage.pop(run_id, None)
         return run, round((_clock() - run.started) * 1000.0, 3)
 
     def _emit(self, kind: str, run_id: UUID, run: _Run, data: dict[str, Any]) -> None:
@@ -238,9 +263,33 @@ class CallbackHandler(BaseCallbackHandler):
 
     def _end(self, kind: str, run_id: UUID, parent_run_id: UUID | None, run_type: str,
              data: dict[str, Any]) -> None:
+        usage = self._trace_usage.get(run_id)
         run, duration = self._finish(run_id, parent_run_id, run_type)
         data["duration_ms"] = duration
+        if usage and run.trace_id == run_id:  # a root's end carries its trace's token totals
+            data["usage_by_model"] = usage
         self._emit(kind, run_id, run, data)
+
+    def _count_usage(self, run: _Run, usage: dict[str, int] | None, model: str | None) -> None:
+        if not usage:
+            return
+        totals = self._trace_usage.setdefault(run.trace_id, {})
+        entry = totals.setdefault(model or "<unknown>", {
+            "input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "calls": 0})
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            entry[key] += usage[key]
+        entry["calls"] += 1
+
+    def abort_open_runs(self, reason: str = "the process exited before the run ended") -> None:
+        """Close every run still open with an error record marked ``aborted``, deepest first.
+
+        Called for every live handler at interpreter exit, so no log has runs that never end.
+        """
+        for run_id, run in sorted(list(self._runs.items()), key=lambda item: -item[1].depth):
+            kind = {"llm": "llm_error", "tool": "tool_error",
+                    "retriever": "retriever_error"}.get(run.run_type, "chain_error")
+            self._end(kind, run_id, run.parent_run_id, run.run_type,
+                      {"error": {"type": "Aborted", "message": reason}, "aborted": True})
 
     # -- starts -----------------------------------------------------------------------------
 
@@ -322,9 +371,10 @@ class CallbackHandler(BaseCallbackHandler):
         """Record a model call ending, with its generations, token usage and model name."""
         usage, model = _usage_and_model(response)
         run, duration = self._finish(run_id, parent_run_id, "llm")
+        model = model or run.model
+        self._count_usage(run, usage, model)
         self._emit("llm_end", run_id, run, {"outputs": response, "usage": usage,
-                                            "model": model or run.model,
-                                            "duration_ms": duration})
+                                            "model": model, "duration_ms": duration})
 
     @_guarded
     def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
@@ -348,26 +398,25 @@ class CallbackHandler(BaseCallbackHandler):
     def on_chain_error(self, error: BaseException, *, run_id: UUID,
                        parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record a chain failing."""
-        self._end("chain_error", run_id, parent_run_id, "chain", {"error": _error(error)})
+        self._end("chain_error", run_id, parent_run_id, "chain", _error_data(error))
 
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID,
                      parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record a model call failing."""
-        self._end("llm_error", run_id, parent_run_id, "llm", {"error": _error(error)})
+        self._end("llm_error", run_id, parent_run_id, "llm", _error_data(error))
 
     @_guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID,
                       parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record a tool call failing."""
-        self._end("tool_error", run_id, parent_run_id, "tool", {"error": _error(error)})
+        self._end("tool_error", run_id, parent_run_id, "tool", _error_data(error))
 
     @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID,
                            parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record a retriever failing."""
-        self._end("retriever_error", run_id, parent_run_id, "retriever",
-                  {"error": _error(error)})
+        self._end("retriever_error", run_id, parent_run_id, "retriever", _error_data(error))
 
     # -- events inside a run ----------------------------------------------------------------
 
@@ -419,3 +468,16 @@ class CallbackHandler(BaseCallbackHandler):
         """Record an event sent with ``dispatch_custom_event`` (progress, milestones, ...)."""
         self._emit("custom_event", run_id, self._open_run(run_id, kwargs.get("parent_run_id")),
                    {"event_name": name, "data": data})
+
+
+def _abort_all_at_exit() -> None:
+    for handler in list(_live_handlers):
+        try:
+            handler.abort_open_runs()
+            handler.sink.flush()
+        except Exception:  # noqa: BLE001, S110 - at exit, each handler on its own
+            pass
+
+
+# registered after the sinks' own exit flush, so it runs before it (atexit is LIFO)
+atexit.register(_abort_all_at_exit)

@@ -230,6 +230,10 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
     if kind == "chain_end":
         # a streamed chain's inputs arrive with its end
         lines = _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", e.data.get("outputs"))
+        for model, use in (e.data.get("usage_by_model") or {}).items():
+            lines.append(f"tokens [{model}]: {_get(use, 'input_tokens')} in, "
+                         f"{_get(use, 'output_tokens')} out, {_get(use, 'total_tokens')} total "
+                         f"in {_get(use, 'calls')} calls")
         return f"{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}", "\n".join(lines)
     if kind == "llm_end":
         usage = e.data.get("usage")
@@ -263,6 +267,10 @@ def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
     s = f._styles
     err = e.data.get("error") or {}
     what = e.event.split("_")[0]
+    if e.data.get("interrupted") or e.data.get("aborted"):
+        how = "aborted" if e.data.get("aborted") else "interrupted"
+        return (s.colored(f"|| {what} {e.name} {how}", "yellow") + _took(s, e)
+                + f": {_get(err, 'type')}: {_get(err, 'message')}", "")
     return (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
             f" {_get(err, 'type')}: {_get(err, 'message')}{s.reset}", "")
 

@@ -1,0 +1,124 @@
+"""Masking secrets before any sink sees them."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chainsink._event import Event
+from chainsink._jsonable import to_jsonable
+from chainsink.processors._scan import forget, payload_blob
+
+MASK = "***"
+
+#: Key names whose values are masked: substrings, case-insensitive.
+DEFAULT_KEYS = ("api_key", "apikey", "api-key", "secret", "password", "passwd", "token",
+                "authorization", "cookie", "credential", "private_key")
+
+#: Values that look like credentials wherever they appear.
+DEFAULT_PATTERNS = (
+    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}",  # OpenAI / Anthropic style keys
+    r"\b[Bb]earer\s+[A-Za-z0-9\-._~+/]{8,}=*",  # bearer tokens
+    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}\b",  # GitHub tokens
+    r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",  # JWTs
+)
+
+# token counts are not secrets: total_tokens, input_token_details, max_tokens, ...
+_NOT_SECRET = re.compile(r"tokens|token_(?:count|details|usage|type)|_token_details", re.I)
+
+#: The payload fields chainsink itself defines: their names are never treated as secret keys
+#: (``token`` is a streamed token), but their values are still scanned.
+SCHEMA_FIELDS = frozenset({"inputs", "outputs", "prompts", "messages", "input_str", "query",
+                           "token", "usage", "model", "error", "duration_ms", "display",
+                           "tool", "tool_input", "log", "return_values", "text", "attempt",
+                           "event_name", "data", "invocation_params", "defers_inputs",
+                           "usage_by_model", "interrupted", "aborted"})
+
+
+class Redactor:
+    """A processor that masks secrets in an event's payload, tags and metadata.
+
+    Values under keys that look secret (``*api_key*``, ``*secret*``, ``*password*``,
+    ``authorization``, ``cookie``, ``*token*`` but not token counts such as ``total_tokens``)
+    and substrings that look like credentials (``sk-...`` keys, ``Bearer ...``, AWS
+    ``AKIA...``, GitHub ``ghp_...``, JWTs) become ``"***"``. pydantic ``SecretStr`` values are
+    never revealed. Events with nothing to mask pass through untouched (checked by one regex
+    scan over the serialized payload).
+
+    Args:
+        keys: Extra key substrings to treat as secret (added to the defaults).
+        patterns: Extra regular expressions for secret values (added to the defaults).
+        mask: Optional callable applied to every string value after the built-in rules; return
+            the string to keep (e.g. to mask customer ids).
+        hide_inputs: Replace inputs (``inputs``, ``prompts``, ``messages``, ``input_str``,
+            ``query``, ``tool_input``) with ``"[hidden]"``.
+        hide_outputs: Replace outputs (``outputs``, ``return_values``, ``log``, streamed
+            ``token``) with ``"[hidden]"``.
+    """
+
+    def __init__(self, *, keys: Iterable[str] = (), patterns: Iterable[str] = (),
+                 mask: Callable[[str], str] | None = None, hide_inputs: bool = False,
+                 hide_outputs: bool = False) -> None:
+        self.keys = tuple(k.lower() for k in (*DEFAULT_KEYS, *keys))
+        self.patterns = tuple((*DEFAULT_PATTERNS, *patterns))
+        self.mask = mask
+        self.hide_inputs = hide_inputs
+        self.hide_outputs = hide_outputs
+        self._values = re.compile("|".join(f"(?:{p})" for p in self.patterns))
+        key_alt = "|".join(re.escape(k) for k in self.keys)
+        self._key_re = re.compile(f"(?:{key_alt})", re.I)
+        # a JSON key containing one of the secret words, or a secret-looking value
+        self._scan = re.compile(
+            f'"([^"\\\\]*(?:{key_alt})[^"\\\\]*)"\\s*:|{self._values.pattern}'.encode(), re.I)
+        self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
+                         if hide_inputs else set())
+                        | ({"outputs", "return_values", "log", "token"}
+                           if hide_outputs else set()))
+
+    def _secret_key(self, key: str) -> bool:
+        return bool(self._key_re.search(key)) and not _NOT_SECRET.search(key)
+
+    def _needed(self, event: Event) -> bool:
+        if self.mask is not None or (self._hidden and not self._hidden.isdisjoint(event.data)):
+            return True
+        for match in self._scan.finditer(payload_blob(event)):
+            key = match.group(1)
+            if key is None:  # a credential-looking value
+                return True
+            name = key.decode("utf-8", "replace")
+            if name not in SCHEMA_FIELDS and self._secret_key(name):
+                return True
+        return False
+
+    def __call__(self, event: Event) -> Event:
+        """Return ``event``, or a copy with its secrets masked."""
+        if not self._needed(event):
+            return event
+        data = {}
+        for key, value in event.data.items():
+            if key in self._hidden:
+                data[key] = "[hidden]"
+            else:
+                data[key] = self._clean(to_jsonable(value))
+        forget()
+        return dataclasses.replace(
+            event, data=data, metadata=self._clean(to_jsonable(event.metadata)),
+            tags=[self._clean_str(t) for t in to_jsonable(event.tags)])
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._clean_str(value)
+        if isinstance(value, dict):
+            return {k: MASK if self._secret_key(k) else self._clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._clean(v) for v in value]
+        return value
+
+    def _clean_str(self, text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        text = self._values.sub(MASK, text)
+        return self.mask(text) if self.mask is not None else text

@@ -1,0 +1,152 @@
+"""Secrets and sizes are handled before any sink: masked and capped in every output."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from loguru import logger as loguru_logger
+
+import workloads
+
+from chainsink import (
+    CallbackHandler,
+    FileCallbackHandler,
+    LoggingCallbackHandler,
+    LoguruCallbackHandler,
+    StdOutCallbackHandler,
+    StructlogCallbackHandler,
+)
+from chainsink.processors import Redactor, Truncator
+
+OPENAI_KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
+META_KEY = "meta-secret-value-4242"
+
+
+def run_with_secret(handlers: list[Any]) -> str:
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="noted")]))
+    chain = ChatPromptTemplate.from_messages([("human", "use key {key} for {q}")]) | model | \
+        StrOutputParser()
+    return chain.invoke({"key": OPENAI_KEY, "q": "weather"},
+                        config={"callbacks": handlers, "metadata": {"api_key": META_KEY}})
+
+
+def assert_clean(text: str) -> None:
+    assert text, "nothing was written"
+    assert OPENAI_KEY not in text and META_KEY not in text
+    assert "***" in text
+
+
+def test_jsonl_masks_secrets(tmp_path: Path) -> None:
+    """JSONL: the key in a prompt variable and metadata api_key are masked."""
+    path = tmp_path / "r.jsonl"
+    with FileCallbackHandler(path, format="jsonl") as h:
+        assert run_with_secret([h]) == "noted"
+    text = path.read_text()
+    assert_clean(text)
+    assert any(json.loads(line)["metadata"].get("api_key") == "***"
+               for line in text.splitlines())
+
+
+def test_detailed_console_masks_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    """The detailed console shows the prompt with the key masked."""
+    run_with_secret([StdOutCallbackHandler(style="detailed")])
+    out = capsys.readouterr().out
+    assert_clean(out)
+    assert "use key *** for weather" in out
+
+
+def test_loguru_masks_secrets(tmp_path: Path) -> None:
+    """loguru records (message and extra) carry no secret."""
+    path = tmp_path / "l.jsonl"
+    sink = loguru_logger.add(path, serialize=True)
+    try:
+        run_with_secret([LoguruCallbackHandler()])
+    finally:
+        loguru_logger.remove(sink)
+    assert_clean(path.read_text())
+
+
+def test_structlog_and_logging_mask_secrets() -> None:
+    """structlog key-values and stdlib LogRecord attributes carry no secret."""
+    out = io.StringIO()
+    slog = structlog.wrap_logger(structlog.PrintLogger(out),
+                                 processors=[structlog.processors.JSONRenderer()])
+    stream = io.StringIO()
+    std = logging.getLogger("test.redaction")
+    std.setLevel(logging.INFO)
+    std.propagate = False
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s %(metadata)s %(inputs)s"))
+    std.addHandler(handler)
+    try:
+        run_with_secret([StructlogCallbackHandler(slog), LoggingCallbackHandler(std)])
+    finally:
+        std.handlers.clear()
+    assert_clean(out.getvalue())
+    assert_clean(stream.getvalue())
+
+
+def test_token_counts_and_streamed_tokens_are_not_masked() -> None:
+    """Usage counts (total_tokens ...) and streamed tokens are kept; only secrets go."""
+    lines: list[str] = []
+    model = workloads.UsageFakeChatModel(messages=iter([AIMessage(
+        content="plain words", usage_metadata={"input_tokens": 3, "output_tokens": 2,
+                                               "total_tokens": 5})]))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model
+    for _ in chain.stream({"q": "x"}, config={"callbacks": [CallbackHandler(lines.append)]}):
+        pass
+    recs = [json.loads(line) for line in lines]
+    assert [r["token"] for r in recs if r["event"] == "llm_new_token"][0] == "plain"
+    end = next(r for r in recs if r["event"] == "llm_end")
+    assert end["usage"]["total_tokens"] == 5
+
+
+def test_redaction_is_configurable() -> None:
+    """Extra patterns, a mask callable, hiding inputs, and opting out all work."""
+    lines: list[str] = []
+    custom = Redactor(patterns=[r"cust-\d+"], mask=lambda s: s.replace("bob", "[user]"),
+                      hide_outputs=True)
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="hello bob")]))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser()
+    chain.invoke({"q": "cust-123 is bob"},
+                 config={"callbacks": [CallbackHandler(lines.append, processors=[custom])]})
+    text = "".join(lines)
+    assert "cust-123" not in text and "bob" not in text and "[hidden]" in text
+    raw: list[str] = []
+    run_with_secret([CallbackHandler(raw.append, processors=())])  # opted out
+    assert OPENAI_KEY in "".join(raw)
+
+
+def test_five_megabyte_input_is_truncated(tmp_path: Path) -> None:
+    """A 5 MB input leaves every log line under 1 MB with a marker; the result is unchanged."""
+    big = "x" * (5 * 1024 * 1024)
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="short answer")]))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser()
+    path = tmp_path / "big.jsonl"
+    with FileCallbackHandler(path, format="jsonl") as h:
+        assert chain.invoke({"q": big}, config={"callbacks": [h]}) == "short answer"
+    lines = path.read_bytes().splitlines()
+    assert lines and max(map(len, lines)) < 1024 * 1024
+    assert b"[truncated" in path.read_bytes()
+
+
+def test_truncator_caps_collections_and_options() -> None:
+    """Long lists get a marker item; bad caps fail at construction."""
+    lines: list[str] = []
+    handler = CallbackHandler(lines.append, processors=[Truncator(max_items=10)])
+    handler.on_chain_start({}, {"items": list(range(100))}, run_id=__import__("uuid").uuid4())
+    rec = json.loads(lines[0])
+    assert rec["inputs"]["items"][:10] == list(range(10))
+    assert rec["inputs"]["items"][10] == "...[truncated 90 items]"
+    with pytest.raises(ValueError):
+        Truncator(max_chars=0)
