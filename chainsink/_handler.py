@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import os
+import signal
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -190,6 +193,7 @@ class CallbackHandler(BaseCallbackHandler):
         self._trace_usage: dict[UUID, dict[str, dict[str, int]]] = {}
         self._report = Reporter(type(self).__name__)
         _live_handlers.add(self)
+        _install_sigterm_hook()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -470,10 +474,10 @@ class CallbackHandler(BaseCallbackHandler):
                    {"event_name": name, "data": data})
 
 
-def _abort_all_at_exit() -> None:
+def _abort_all_at_exit(reason: str = "the process exited before the run ended") -> None:
     for handler in list(_live_handlers):
         try:
-            handler.abort_open_runs()
+            handler.abort_open_runs(reason)
             handler.sink.flush()
         except Exception:  # noqa: BLE001, S110 - at exit, each handler on its own
             pass
@@ -481,3 +485,25 @@ def _abort_all_at_exit() -> None:
 
 # registered after the sinks' own exit flush, so it runs before it (atexit is LIFO)
 atexit.register(_abort_all_at_exit)
+
+_sigterm_installed = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # close what is open and write what is queued, then die of SIGTERM as before
+    _abort_all_at_exit("the process was terminated (SIGTERM) before the run ended")
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_sigterm_hook() -> None:
+    """Flush logs on SIGTERM, but only where nobody else handles it (still SIG_DFL)."""
+    global _sigterm_installed  # noqa: PLW0603 - once per process
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _sigterm_installed = True
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # no signals here (embedded, Windows)
+        pass

@@ -90,4 +90,48 @@ def test_runs_open_at_exit_are_closed_as_aborted(tmp_path: Path) -> None:
     recs = [json.loads(line) for line in path.read_text().splitlines()]
     order = [r["name"] for r in recs if r.get("aborted")]
     assert order.index("stuck") < order.index("RunnableSequence")
-    assert time.time() > 0
+
+
+TERMINATED = textwrap.dedent("""
+    import sys, time
+    from chainsink import FileCallbackHandler
+    from langchain_core.runnables import RunnableLambda
+    handler = FileCallbackHandler(sys.argv[1], format="jsonl")
+
+    def slow(x):
+        print("STARTED", flush=True)
+        time.sleep(60)
+
+    chain = RunnableLambda(lambda x: x) | RunnableLambda(slow, name="slow")
+    chain.invoke(1, config={"callbacks": [handler]})
+""")
+
+
+def test_sigterm_flushes_and_closes_open_runs(tmp_path: Path) -> None:
+    """SIGTERM mid-run: queued records are written, open runs aborted, exit status stays -15."""
+    path = tmp_path / "term.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", TERMINATED, str(path)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "STARTED"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    starts, ends = closed_runs(path)
+    assert starts == set(ends) and len(starts) == 3
+    slow = next(r for r in ends.values() if r["name"] == "slow")
+    assert slow["aborted"] is True and "SIGTERM" in slow["error"]["message"]
+
+
+def test_sigterm_hook_leaves_user_handlers_alone(tmp_path: Path) -> None:
+    """A program with its own SIGTERM handler keeps it: chainsink installs nothing over it."""
+    code = textwrap.dedent("""
+        import signal, sys
+        def mine(signum, frame):
+            print("MINE", flush=True)
+        signal.signal(signal.SIGTERM, mine)
+        from chainsink import FileCallbackHandler
+        FileCallbackHandler(sys.argv[1], format="jsonl")
+        print(signal.getsignal(signal.SIGTERM) is mine)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.jsonl")],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "True"

@@ -62,8 +62,9 @@ class FileSink(Sink):
         self._pending_bytes = 0
         self._closed = False
         self._failing = False
-        self._lock = threading.Lock()  # guards _pending
-        self._io_lock = threading.Lock()  # orders batches and guards the descriptor
+        # re-entrant: a SIGTERM handler may flush on the thread that holds them
+        self._lock = threading.RLock()  # guards _pending
+        self._io_lock = threading.RLock()  # orders batches and guards the descriptor
         self._report = Reporter(f"file {self.path}")
         _live.add(self)
 
@@ -170,8 +171,8 @@ class FileSink(Sink):
 
     def _after_fork_in_child(self) -> None:
         # the parent owns whatever was pending; a lock held by another thread at fork is dead
-        self._lock = threading.Lock()
-        self._io_lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._io_lock = threading.RLock()
         self._pending = []
         self._pending_bytes = 0
 
