@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import os
 
-from chainsink._handler import CallbackHandler
+from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter, Formatter, JsonlFormatter
 from chainsink.sinks import FileSink
 
@@ -42,6 +44,8 @@ class FileCallbackHandler(CallbackHandler):
             output exactly; ``"jsonl"``: one JSON record per event (see the README's schema).
         style: For ``text``/``ansi``: ``"classic"`` (LangChain's lines) or ``"detailed"``
             (every event, as the detailed console shows it).
+        processors: Event processors; default: secrets masked, sizes capped
+            (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
 
     Example:
@@ -51,10 +55,11 @@ class FileCallbackHandler(CallbackHandler):
 
     def __init__(self, filename: str | os.PathLike[str], mode: str = "a",
                  color: str | None = None, *, format: str = "text",  # noqa: A002
-                 style: str = "classic", raise_error: bool = False) -> None:
+                 style: str = "classic", processors: Iterable[Processor] | None = None,
+                 raise_error: bool = False) -> None:
         formatter = file_formatter(format, color, style)
         CallbackHandler.__init__(self, FileSink(filename, mode), formatter,
-                                 raise_error=raise_error)
+                                 processors=processors, raise_error=raise_error)
         self.filename = os.fspath(filename)
         self.mode = mode
         self.color = color

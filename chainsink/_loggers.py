@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import logging
 import os
 from typing import Any
 
 from chainsink._file import file_formatter
-from chainsink._handler import CallbackHandler
+from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter
 from chainsink.sinks import LoggingSink, LoguruSink, RotatingFileSink, StructlogSink
 
@@ -28,13 +30,16 @@ class LoguruCallbackHandler(CallbackHandler):
         logger: A loguru logger (e.g. one from ``logger.bind(...)``); ``loguru.logger`` by
             default.
         level: The level of ordinary events.
+        processors: Event processors; default: secrets masked, sizes capped
+            (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
     """
 
     def __init__(self, logger: Any = None, *, level: str | int = "INFO",
+                 processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
         super().__init__(LoguruSink(logger, level=level), _message_formatter(),
-                         raise_error=raise_error)
+                         processors=processors, raise_error=raise_error)
 
 
 class StructlogCallbackHandler(CallbackHandler):
@@ -48,13 +53,16 @@ class StructlogCallbackHandler(CallbackHandler):
     Args:
         logger: A structlog logger; ``structlog.get_logger("chainsink")`` by default.
         level: The method name for ordinary events.
+        processors: Event processors; default: secrets masked, sizes capped
+            (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
     """
 
     def __init__(self, logger: Any = None, *, level: str = "info",
+                 processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
         super().__init__(StructlogSink(logger, level=level), _message_formatter(),
-                         raise_error=raise_error)
+                         processors=processors, raise_error=raise_error)
 
 
 class LoggingCallbackHandler(CallbackHandler):
@@ -69,13 +77,16 @@ class LoggingCallbackHandler(CallbackHandler):
     Args:
         logger: A ``logging.Logger``; ``logging.getLogger("chainsink")`` by default.
         level: The level of ordinary events.
+        processors: Event processors; default: secrets masked, sizes capped
+            (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
     """
 
     def __init__(self, logger: logging.Logger | None = None, *,
-                 level: int | str = logging.INFO, raise_error: bool = False) -> None:
+                 level: int | str = logging.INFO, processors: Iterable[Processor] | None = None,
+                 raise_error: bool = False) -> None:
         super().__init__(LoggingSink(logger, level=level), _message_formatter(),
-                         raise_error=raise_error)
+                         processors=processors, raise_error=raise_error)
 
 
 class RotatingFileCallbackHandler(CallbackHandler):
@@ -92,6 +103,8 @@ class RotatingFileCallbackHandler(CallbackHandler):
         backup_count: How many rotated files to keep (at least 1).
         format: ``"jsonl"`` (default), ``"text"`` or ``"ansi"``, as for FileCallbackHandler.
         compress: Gzip rotated files.
+        processors: Event processors; default: secrets masked, sizes capped
+            (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
 
     Raises:
@@ -100,10 +113,11 @@ class RotatingFileCallbackHandler(CallbackHandler):
 
     def __init__(self, filename: str | os.PathLike[str], *, max_bytes: int,
                  backup_count: int, format: str = "jsonl",  # noqa: A002 - the public name
-                 compress: bool = False, raise_error: bool = False) -> None:
+                 compress: bool = False, processors: Iterable[Processor] | None = None,
+                 raise_error: bool = False) -> None:
         formatter = file_formatter(format)
         sink = RotatingFileSink(filename, max_bytes=max_bytes, backup_count=backup_count,
                                 compress=compress)
-        super().__init__(sink, formatter, raise_error=raise_error)
+        super().__init__(sink, formatter, processors=processors, raise_error=raise_error)
         self.filename = os.fspath(filename)
         self.format = format

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import os
 import sys
 
 from langchain_core.callbacks import StdOutCallbackHandler as _LangChainStdOut
 
-from chainsink._handler import CallbackHandler
+from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter, color_enabled
 from chainsink.sinks import StreamSink
 
@@ -26,6 +28,8 @@ class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):
             LLM, chat model, tool, retriever, error and custom events, nested by run depth, with
             durations and token usage; its colour follows ``NO_COLOR``, ``FORCE_COLOR`` and
             whether stdout is a terminal.
+        processors: Event processors; default: secrets masked, sizes capped
+            (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
 
     Example:
@@ -34,12 +38,13 @@ class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):
     """
 
     def __init__(self, color: str | None = None, *, style: str = "classic",
+                 processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
         if style == "classic":
             ansi = not os.environ.get("NO_COLOR")
         else:
             ansi = color_enabled(sys.stdout)
         formatter = ConsoleFormatter(style, color=color, ansi=ansi, like="stdout")
-        CallbackHandler.__init__(self, StreamSink(), formatter, raise_error=raise_error)
+        CallbackHandler.__init__(self, StreamSink(), formatter, processors=processors, raise_error=raise_error)
         self.color = color
         self.style = style

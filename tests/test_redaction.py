@@ -150,3 +150,16 @@ def test_truncator_caps_collections_and_options() -> None:
     assert rec["inputs"]["items"][10] == "...[truncated 90 items]"
     with pytest.raises(ValueError):
         Truncator(max_chars=0)
+
+
+def test_public_handlers_take_processors(tmp_path: Path) -> None:
+    """Every handler accepts processors=: a custom key is masked in a file handler's JSONL."""
+    path = tmp_path / "p.jsonl"
+    with FileCallbackHandler(path, format="jsonl",
+                             processors=[Redactor(keys=["ssn"]), Truncator(max_chars=50)]) as h:
+        model = GenericFakeChatModel(messages=iter([AIMessage(content="ok")]))
+        chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model
+        chain.invoke({"q": "y" * 500}, config={"callbacks": [h], "metadata": {"ssn": "123-45"}})
+    text = path.read_text()
+    assert "123-45" not in text and '"ssn":"***"' in text
+    assert "y" * 51 not in text and "[truncated 450 chars]" in text
