@@ -25,15 +25,15 @@ from chainsink._verbose import install, installed, uninstall
 __version__ = "0.1.0"
 
 __all__ = [
+    "EVENT_KINDS",
+    "SCHEMA_VERSION",
     "BadLine",
     "CallbackHandler",
-    "EVENT_KINDS",
     "Event",
     "FileCallbackHandler",
     "LoggingCallbackHandler",
     "LoguruCallbackHandler",
     "RotatingFileCallbackHandler",
-    "SCHEMA_VERSION",
     "StdOutCallbackHandler",
     "StructlogCallbackHandler",
     "UsageTotals",

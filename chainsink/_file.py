@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import os
+from collections.abc import Iterable
 
 from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter, Formatter, JsonlFormatter

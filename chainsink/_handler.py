@@ -1,4 +1,7 @@
-"""The callback end of the pipeline: LangChain callback -> Event -> processors -> formatter -> sink."""
+"""The callback end of the pipeline.
+
+LangChain callback -> Event -> processors -> formatter -> sink.
+"""
 
 from __future__ import annotations
 
@@ -240,7 +243,8 @@ class CallbackHandler(BaseCallbackHandler):
             return _Run(parent_run_id, run_id, 0, "<unknown>", run_type, [], {})
         return run
 
-    def _finish(self, run_id: UUID, parent_run_id: UUID | None, run_type: str) -> tuple[_Run, float | None]:
+    def _finish(self, run_id: UUID, parent_run_id: UUID | None,
+                run_type: str) -> tuple[_Run, float | None]:
         run = self._runs.pop(run_id, None)
         if run is None:  # an end without a start: record it, with what we can know
             return self._open_run(run_id, parent_run_id, run_type), None
@@ -425,8 +429,8 @@ class CallbackHandler(BaseCallbackHandler):
     # -- events inside a run ----------------------------------------------------------------
 
     @_guarded
-    def on_llm_new_token(self, token: str, *, run_id: UUID, parent_run_id: UUID | None = None,
-                         **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], *, run_id: UUID,
+                         parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record one streamed token."""
         self._emit("llm_new_token", run_id, self._open_run(run_id, parent_run_id, "llm"),
                    {"token": token})

@@ -8,8 +8,10 @@ returns plain JSON values.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -30,10 +32,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def dumps(value: Any) -> bytes:
     """Serialize ``value`` to compact JSON bytes; never raises."""
-    try:
+    with contextlib.suppress(Exception):  # any refusal goes to the careful path
         return orjson.dumps(value, default=_default)
-    except Exception:  # noqa: BLE001 - any refusal goes to the careful path
-        pass
     try:
         return orjson.dumps(to_jsonable(value))
     except Exception as exc:  # noqa: BLE001 - last resort, keep the line valid JSON
@@ -79,7 +79,7 @@ def _generation(gen: Generation) -> dict[str, Any]:
     return out
 
 
-def _convert(obj: Any) -> Any:  # noqa: PLR0911 - one branch per known type
+def _convert(obj: Any) -> Any:
     """Convert one non-JSON object into JSON-able containers; return ``obj`` if unknown."""
     if isinstance(obj, BaseMessage):
         return _message(obj)
@@ -116,7 +116,7 @@ def _convert(obj: Any) -> Any:  # noqa: PLR0911 - one branch per known type
     return obj
 
 
-def _walk(value: Any, depth: int, active: set[int]) -> Any:  # noqa: PLR0911, C901
+def _walk(value: Any, depth: int, active: set[int]) -> Any:
     if isinstance(value, str):
         return _clean_str(value)
     if isinstance(value, bool) or value is None:
@@ -124,7 +124,7 @@ def _walk(value: Any, depth: int, active: set[int]) -> Any:  # noqa: PLR0911, C9
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**64 else str(value)
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
+        return value if math.isfinite(value) else None
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, UUID):

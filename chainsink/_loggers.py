@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import logging
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from chainsink._file import file_formatter

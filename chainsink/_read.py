@@ -1,4 +1,7 @@
-"""Reading JSONL logs back: records, bad lines reported and skipped, events rebuilt for formatters."""
+"""Reading JSONL logs back.
+
+Records are parsed, bad lines reported and skipped, and events rebuilt for the formatters.
+"""
 
 from __future__ import annotations
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import os
 import sys
+from collections.abc import Iterable
 
 from langchain_core.callbacks import StdOutCallbackHandler as _LangChainStdOut
 
@@ -14,7 +13,8 @@ from chainsink.formatters import ConsoleFormatter, color_enabled
 from chainsink.sinks import StreamSink
 
 
-class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):
+# CallbackHandler's callbacks deliberately replace langchain-core's (keyword-only run ids)
+class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):  # type: ignore[misc]
     """Print a run to ``sys.stdout``; a drop-in for langchain-core's ``StdOutCallbackHandler``.
 
     It subclasses langchain-core's handler, so LangChain's ``verbose`` sees it and does not add
@@ -40,11 +40,10 @@ class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):
     def __init__(self, color: str | None = None, *, style: str = "classic",
                  processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
-        if style == "classic":
-            ansi = not os.environ.get("NO_COLOR")
-        else:
-            ansi = color_enabled(sys.stdout)
+        # classic keeps langchain-core's codes (byte-identical output) unless NO_COLOR asks
+        ansi = not os.environ.get("NO_COLOR") if style == "classic" else color_enabled(sys.stdout)
         formatter = ConsoleFormatter(style, color=color, ansi=ansi, like="stdout")
-        CallbackHandler.__init__(self, StreamSink(), formatter, processors=processors, raise_error=raise_error)
+        CallbackHandler.__init__(self, StreamSink(), formatter, processors=processors,
+                                 raise_error=raise_error)
         self.color = color
         self.style = style

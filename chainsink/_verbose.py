@@ -11,6 +11,8 @@ from langchain_core.callbacks import manager as _manager
 from chainsink._stdout import StdOutCallbackHandler
 
 _lock = threading.Lock()
+#: The name langchain-core's ``_configure`` looks up when ``verbose`` is on.
+_NAME = "StdOutCallbackHandler"
 
 
 class _LooksLikeLangChainStdOut(type):
@@ -38,15 +40,15 @@ def install() -> None:
     chain prints its prompt and output (langchain-core's prints nothing there). Idempotent.
     """
     with _lock:
-        _manager.StdOutCallbackHandler = VerboseStdOutHandler  # type: ignore[misc]
+        setattr(_manager, _NAME, VerboseStdOutHandler)
 
 
 def uninstall() -> None:
     """Restore LangChain's own verbose output exactly. Idempotent."""
     with _lock:
-        _manager.StdOutCallbackHandler = _LangChainStdOut  # type: ignore[misc]
+        setattr(_manager, _NAME, _LangChainStdOut)
 
 
 def installed() -> bool:
     """Whether :func:`install` is in effect."""
-    return _manager.StdOutCallbackHandler is VerboseStdOutHandler
+    return getattr(_manager, _NAME) is VerboseStdOutHandler

@@ -57,7 +57,7 @@ class ConsoleFormatter:
         self.color = color
         self.ansi = ansi
         self.like = like
-        self._styles = ANSI if ansi else PLAIN
+        self.styles = ANSI if ansi else PLAIN
         self._render: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
             "classic": _CLASSIC, "detailed": _DETAILED, "line": _LINE}[style]
 
@@ -69,7 +69,8 @@ class ConsoleFormatter:
         text = render(self, event)
         return text if self.ansi else strip_ansi(text)
 
-    def _color(self, event: Event) -> str | None:
+    def color_for(self, event: Event) -> str | None:
+        """The LangChain colour for an event: the callback's own, else the default."""
         display = event.data.get("display") or {}
         return display.get("color") or self.color
 
@@ -80,29 +81,29 @@ class ConsoleFormatter:
 def _classic_chain_start(f: ConsoleFormatter, e: Event) -> str:
     if f.like == "file":
         return f"\n\n> Entering new {e.name} chain...\n"
-    s = f._styles
+    s = f.styles
     return f"\n\n{s.bold}> Entering new {e.name} chain...{s.reset}\n"
 
 
 def _classic_chain_end(f: ConsoleFormatter, e: Event) -> str:
     if f.like == "file":
         return "\n> Finished chain.\n"
-    s = f._styles
+    s = f.styles
     return f"\n{s.bold}> Finished chain.{s.reset}\n"
 
 
 def _classic_agent_action(f: ConsoleFormatter, e: Event) -> str:
-    return f._styles.colored(str(e.data.get("log", "")), f._color(e))
+    return f.styles.colored(str(e.data.get("log", "")), f.color_for(e))
 
 
 def _classic_agent_finish(f: ConsoleFormatter, e: Event) -> str:
-    return f._styles.colored(str(e.data.get("log", "")), f._color(e)) + "\n"
+    return f.styles.colored(str(e.data.get("log", "")), f.color_for(e)) + "\n"
 
 
 def _classic_text(f: ConsoleFormatter, e: Event) -> str:
     display = e.data.get("display") or {}
     end = display.get("end")
-    return f._styles.colored(str(e.data.get("text", "")), f._color(e)) + (end or "")
+    return f.styles.colored(str(e.data.get("text", "")), f.color_for(e)) + (end or "")
 
 
 def _classic_tool_end(f: ConsoleFormatter, e: Event) -> str:
@@ -113,7 +114,7 @@ def _classic_tool_end(f: ConsoleFormatter, e: Event) -> str:
         out.append(f"\n{prefix}")
     output = str(e.data.get("outputs"))
     # FileCallbackHandler writes tool output uncoloured; StdOutCallbackHandler colours it
-    out.append(output if f.like == "file" else f._styles.colored(output, f._color(e)))
+    out.append(output if f.like == "file" else f.styles.colored(output, f.color_for(e)))
     suffix = display.get("llm_prefix")
     if suffix is not None:
         out.append(f"\n{suffix}")
@@ -143,7 +144,7 @@ def _show(value: Any, limit: int = DETAIL_LIMIT) -> str:
 
 def _io(e: Event, label: str, value: Any) -> list[str]:
     """A chain's inputs or outputs: in full at the root, one short line for inner steps."""
-    if value is None or value == {} or value == _PLACEHOLDER:
+    if value is None or value in ({}, _PLACEHOLDER):
         return []
     if value == "":
         return [f'{label}: ""']
@@ -202,7 +203,7 @@ Part = tuple[str, str]
 
 
 def _detailed_start(f: ConsoleFormatter, e: Event) -> Part:
-    s = f._styles
+    s = f.styles
     kind = e.event
     if kind == "chain_start":
         inputs = [] if e.data.get("defers_inputs") else _io(e, "inputs", e.data.get("inputs"))
@@ -224,7 +225,7 @@ def _kind_word(e: Event) -> str:
 
 
 def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
-    s = f._styles
+    s = f.styles
     kind = e.event
     took = _took(s, e)
     if kind == "chain_end":
@@ -264,7 +265,7 @@ def _tool_output(output: Any) -> Any:
 
 
 def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
-    s = f._styles
+    s = f.styles
     err = e.data.get("error") or {}
     what = e.event.split("_")[0]
     if e.data.get("interrupted") or e.data.get("aborted"):
@@ -277,28 +278,25 @@ def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
 
 def _detailed_agent(f: ConsoleFormatter, e: Event) -> Part:
     log = str(e.data.get("log", "")).strip("\n")
-    if e.event == "agent_action":
-        label = f"Agent action: {e.data.get('tool')}"
-    else:
-        label = "Agent finish"
-    return (f"{f._styles.bold}> {label}{f._styles.reset}",
-            f._styles.colored(log, f._color(e) or "green"))
+    label = f"Agent action: {e.data.get('tool')}" if e.event == "agent_action" else "Agent finish"
+    return (f"{f.styles.bold}> {label}{f.styles.reset}",
+            f.styles.colored(log, f.color_for(e) or "green"))
 
 
 def _detailed_text(f: ConsoleFormatter, e: Event) -> Part:
     text = str(e.data.get("text", "")).strip("\n")
-    return "", f._styles.colored(text, f._color(e)) if text else ""
+    return "", f.styles.colored(text, f.color_for(e)) if text else ""
 
 
 def _detailed_retry(f: ConsoleFormatter, e: Event) -> Part:
-    s = f._styles
+    s = f.styles
     err = e.data.get("error") or {}
     why = f": {_get(err, 'type')}: {_get(err, 'message')}" if err else ""
     return f"{s.colored('~ retry', 'yellow')} {e.name} attempt {e.data.get('attempt')}{why}", ""
 
 
 def _detailed_custom(f: ConsoleFormatter, e: Event) -> Part:
-    name = f._styles.colored(str(e.data.get("event_name")), "pink")
+    name = f.styles.colored(str(e.data.get("event_name")), "pink")
     return "", f"{name} {_show(e.data.get('data'))}"
 
 

@@ -11,6 +11,7 @@ the exit of a forked ``multiprocessing`` child.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -120,10 +121,8 @@ class FileSink(Sink):
         return self._closed
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # never raise from a finalizer
             self.close()
-        except Exception:  # noqa: BLE001, S110 - never raise from a finalizer
-            pass
 
     # -- under _io_lock -----------------------------------------------------------------------
 
@@ -164,10 +163,8 @@ class FileSink(Sink):
     def _close_fd(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def _after_fork_in_child(self) -> None:
         # the parent owns whatever was pending; a lock held by another thread at fork is dead
@@ -180,10 +177,8 @@ class FileSink(Sink):
 def flush_all() -> None:
     """Flush every open file sink in this process."""
     for sink in list(_live):
-        try:
+        with contextlib.suppress(Exception):  # at exit, each sink on its own
             sink.flush()
-        except Exception:  # noqa: BLE001, S110 - at exit, each sink on its own
-            pass
 
 
 def _run_flusher() -> None:

@@ -15,8 +15,8 @@ from chainsink.sinks._base import Sink
 
 #: LogRecord attributes an ``extra`` key may not overwrite; chainsink's clashing keys get an
 #: ``lc_`` prefix, except ``name`` which becomes ``run_name``.
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message",
-                                                                             "asctime"}
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime"}
 
 
 def _level_kind(event: Any) -> str:
@@ -30,14 +30,19 @@ def _level_kind(event: Any) -> str:
 
 
 def stdlib_extra(record: dict[str, Any]) -> dict[str, Any]:
-    """A JSONL record as ``extra`` for ``logging``: ``name`` -> ``run_name``, clashes -> ``lc_*``."""
+    """A JSONL record as ``extra`` for ``logging``.
+
+    LogRecord refuses extra keys that shadow its own attributes, so ``name`` becomes
+    ``run_name`` and any other clash gets an ``lc_`` prefix.
+    """
     out: dict[str, Any] = {}
     for key, value in record.items():
         if key == "name":
-            key = "run_name"
+            out["run_name"] = value
         elif key in _RESERVED:
-            key = "lc_" + key
-        out[key] = value
+            out["lc_" + key] = value
+        else:
+            out[key] = value
     return out
 
 
