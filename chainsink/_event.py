@@ -7,9 +7,9 @@ see events. The event keeps the values LangChain passed (so the classic console 
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import datetime
-from typing import Any
+import datetime as _dt
+import time as _time
+from typing import Any, NamedTuple
 from uuid import UUID
 
 #: JSONL schema version written in every record's ``v`` key.
@@ -45,16 +45,16 @@ END_KINDS = frozenset({"chain_end", "llm_end", "tool_end", "retriever_end"})
 ERROR_KINDS = frozenset({"chain_error", "llm_error", "tool_error", "retriever_error"})
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One LangChain callback, with the run it belongs to.
 
-    Events are immutable: a processor that changes one returns a new event
-    (``dataclasses.replace``) and never edits ``data`` in place.
+    Events are immutable (a named tuple): a processor that changes one returns a new event
+    with :meth:`replace` and never edits ``data`` in place.
 
     Attributes:
         event: The callback's name without ``on_`` (one of :data:`EVENT_KINDS`).
-        ts: When the callback fired, as an aware UTC datetime.
+        ts: When the callback fired, in seconds since the epoch (``time.time()``); see
+            :attr:`datetime` for an aware UTC datetime.
         run_id: The run the callback is about.
         parent_run_id: The parent run, or None at a root.
         trace_id: The root run's id (the run's own id when its parent was never seen).
@@ -66,13 +66,12 @@ class Event:
         metadata: The run's metadata.
         data: The event's own fields, named as in the JSONL record (``inputs``, ``outputs``,
             ``duration_ms``, ``error``, ``usage``, ``model``, ``token``, ...). Values are what
-            LangChain passed, not yet made JSON-safe. Keys starting with ``_`` carry display
-            hints for the console (LangChain's ``color``, ``end``, prefixes) and are not part of
-            the JSONL schema.
+            LangChain passed, not yet made JSON-safe. ``display`` carries LangChain's console
+            hints (``color``, ``end``, prefixes) so a log renders as the console did.
     """
 
     event: str
-    ts: datetime
+    ts: float
     run_id: UUID
     parent_run_id: UUID | None
     trace_id: UUID
@@ -84,8 +83,34 @@ class Event:
     data: dict[str, Any]
 
     @property
+    def datetime(self) -> _dt.datetime:
+        """When the callback fired, as an aware UTC datetime."""
+        return _dt.datetime.fromtimestamp(self.ts, _dt.timezone.utc)
+
+    @property
     def is_root_end(self) -> bool:
         """True for the end or error event of a trace's root run (the trace is complete)."""
         return self.run_id == self.trace_id and (
             self.event in END_KINDS or self.event in ERROR_KINDS
         )
+
+    def replace(self, **changes: Any) -> Event:
+        """A copy of this event with some fields changed (``event.replace(name="x")``)."""
+        return self._replace(**changes)
+
+
+def rfc3339(ts: float) -> str:
+    """``ts`` (seconds since the epoch) as RFC 3339 UTC with microseconds, e.g.
+    ``2026-11-21T16:17:31.215010Z``."""
+    whole = int(ts)
+    micros = round((ts - whole) * 1_000_000)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached = _SECOND[0]  # one tuple read: safe against another thread replacing it
+    if cached[0] != whole:
+        cached = (whole, _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole)))
+        _SECOND[0] = cached
+    return "%s.%06dZ" % (cached[1], micros)  # noqa: UP031 - measurably faster here
+
+
+_SECOND: list[tuple[int, str]] = [(-1, "")]  # the last second formatted: most events share it

@@ -14,7 +14,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -33,9 +32,17 @@ _F = TypeVar("_F", bound=Callable[..., None])
 _CLOSING = END_KINDS | ERROR_KINDS
 
 _live_handlers: weakref.WeakSet[CallbackHandler] = weakref.WeakSet()
-_UTC = timezone.utc
-_now = datetime.now
+_now = time.time
 _clock = time.perf_counter
+
+# which of BaseCallbackHandler's ignore_* switches silences which event kinds
+_IGNORE_SWITCHES = {
+    "ignore_llm": frozenset({"llm_start", "llm_new_token", "llm_end", "llm_error"}),
+    "ignore_chat_model": frozenset({"chat_model_start"}),
+    "ignore_retriever": frozenset({"retriever_start", "retriever_end", "retriever_error"}),
+    "ignore_retry": frozenset({"retry"}),
+    "ignore_custom_event": frozenset({"custom_event"}),
+}
 
 
 class _Run:
@@ -182,6 +189,13 @@ class CallbackHandler(BaseCallbackHandler):
     """
 
     run_inline = True
+    # plain attributes shadowing BaseCallbackHandler's properties, so that a handler whose
+    # formatter renders no LLM (or retriever, ...) events is not even called for them
+    ignore_llm = False
+    ignore_chat_model = False
+    ignore_retriever = False
+    ignore_retry = False
+    ignore_custom_event = False
 
     def __init__(self, sink: Any, formatter: Formatter | None = None, *,
                  processors: Iterable[Processor] | None = None,
@@ -191,6 +205,13 @@ class CallbackHandler(BaseCallbackHandler):
         self.processors: Sequence[Processor] = (
             default_processors() if processors is None else tuple(processors))
         self.raise_error = raise_error
+        # a formatter may say which kinds it renders; the rest cost (almost) nothing
+        kinds = getattr(self.formatter, "kinds", None)
+        self._kinds: frozenset[str] | None = None if kinds is None else frozenset(kinds)
+        if self._kinds is not None:
+            for switch, silenced in _IGNORE_SWITCHES.items():
+                if self._kinds.isdisjoint(silenced):
+                    setattr(self, switch, True)
         self._runs: dict[UUID, _Run] = {}
         self._trace_runs: dict[UUID, list[UUID]] = {}
         self._trace_usage: dict[UUID, dict[str, dict[str, int]]] = {}
@@ -255,7 +276,11 @@ class CallbackHandler(BaseCallbackHandler):
         return run, round((_clock() - run.started) * 1000.0, 3)
 
     def _emit(self, kind: str, run_id: UUID, run: _Run, data: dict[str, Any]) -> None:
-        event: Event | None = Event(kind, _now(_UTC), run_id, run.parent_run_id, run.trace_id,
+        if self._kinds is not None and kind not in self._kinds:
+            if kind in _CLOSING and run_id == run.trace_id:
+                self._flush_trace()
+            return
+        event: Event | None = Event(kind, _now(), run_id, run.parent_run_id, run.trace_id,
                                     run.depth, run.name, run.run_type, run.tags, run.metadata,
                                     data)
         for process in self.processors:
@@ -265,7 +290,11 @@ class CallbackHandler(BaseCallbackHandler):
         text = self.formatter(event)  # type: ignore[arg-type]
         if text:
             self.sink.write(text, event)
-        if kind in _CLOSING and run_id == run.trace_id and not _in_event_loop():
+        if kind in _CLOSING and run_id == run.trace_id:
+            self._flush_trace()
+
+    def _flush_trace(self) -> None:
+        if not _in_event_loop():
             # a synchronous caller sees its whole trace on disk when invoke() returns
             self.sink.flush()
 
@@ -292,7 +321,10 @@ class CallbackHandler(BaseCallbackHandler):
         """Close every run still open with an error record marked ``aborted``, deepest first.
 
         Called for every live handler at interpreter exit, so no log has runs that never end.
+        A handler whose sink was closed records nothing.
         """
+        if getattr(self.sink, "closed", False):
+            return
         for run_id, run in sorted(list(self._runs.items()), key=lambda item: -item[1].depth):
             kind = {"llm": "llm_error", "tool": "tool_error",
                     "retriever": "retriever_error"}.get(run.run_type, "chain_error")
@@ -432,6 +464,8 @@ class CallbackHandler(BaseCallbackHandler):
     def on_llm_new_token(self, token: str | list[str | dict[str, Any]], *, run_id: UUID,
                          parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record one streamed token."""
+        if self._kinds is not None and "llm_new_token" not in self._kinds:
+            return  # the hottest callback: skip even the run lookup
         self._emit("llm_new_token", run_id, self._open_run(run_id, parent_run_id, "llm"),
                    {"token": token})
 

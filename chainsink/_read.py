@@ -9,7 +9,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, Any
 from uuid import UUID
 
@@ -146,13 +146,13 @@ def _uuid(value: Any) -> UUID | None:
         return None
 
 
-def _ts(value: Any) -> datetime:
+def _ts(value: Any) -> float:
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
         except ValueError:
             pass
-    return datetime.fromtimestamp(0, timezone.utc)
+    return 0.0
 
 
 def event_from_record(rec: dict[str, Any]) -> Event:

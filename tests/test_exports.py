@@ -15,11 +15,19 @@ def test_all_is_sorted_and_complete() -> None:
 def test_public_names_are_exported() -> None:
     """Every public (non-underscore, non-module) attribute of chainsink is in __all__."""
     public = {
-        name for name, value in vars(chainsink).items()
-        if not name.startswith("_") and type(value).__name__ != "module"
-        and name != "annotations"
+        name for name in dir(chainsink)
+        if not name.startswith("_") and type(getattr(chainsink, name)).__name__ != "module"
+        and name not in ("annotations", "TYPE_CHECKING", "Any")
     }
     assert public == set(chainsink.__all__)
+
+
+def test_unknown_attribute_raises() -> None:
+    """A name chainsink does not have raises AttributeError (lazy loading hides nothing)."""
+    import pytest
+
+    with pytest.raises(AttributeError):
+        chainsink.NoSuchThing  # noqa: B018
 
 
 def test_subpackages_export_sorted_names() -> None:

@@ -19,7 +19,8 @@ ROOT = uuid.UUID(int=1)
 
 
 def make(kind: str, depth: int = 1, **data: Any) -> Event:
-    return Event(kind, datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc), RUN, ROOT, ROOT,
+    return Event(kind, datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp(), RUN,
+                 ROOT, ROOT,
                  depth, "thing", "chain", ["t"], {"k": "v"}, data)
 
 

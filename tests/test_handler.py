@@ -123,15 +123,13 @@ def test_raise_error_propagates() -> None:
 
 def test_processors_can_change_or_drop_events() -> None:
     """Processors run in order before formatting; returning None drops the event."""
-    import dataclasses
-
     seen: list[str] = []
 
     def only_ends(event: Event) -> Event | None:
         return event if event.event.endswith("_end") else None
 
     def rename(event: Event) -> Event:
-        return dataclasses.replace(event, name=event.name.upper())
+        return event.replace(name=event.name.upper())
 
     handler = CallbackHandler(seen.append, lambda e: e.name, processors=[only_ends, rename])
     chain().invoke({"q": "x"}, config={"callbacks": [handler]})

@@ -19,10 +19,10 @@ Formatter = Callable[[Event], str]
 
 __all__ = [
     "ANSI",
-    "PLAIN",
     "ConsoleFormatter",
     "Formatter",
     "JsonlFormatter",
+    "PLAIN",
     "Styles",
     "color_enabled",
     "json_record",

@@ -60,6 +60,8 @@ class ConsoleFormatter:
         self.styles = ANSI if ansi else PLAIN
         self._render: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
             "classic": _CLASSIC, "detailed": _DETAILED, "line": _LINE}[style]
+        #: The event kinds this formatter renders; handlers skip the others early.
+        self.kinds = frozenset(self._render)
 
     def __call__(self, event: Event) -> str:
         """Return the text for ``event`` (``""`` when this style prints nothing for it)."""

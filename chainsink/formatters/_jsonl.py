@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainsink._event import SCHEMA_VERSION, Event
-from chainsink._jsonable import dumps, to_jsonable
+import orjson
+
+from chainsink._event import END_KINDS, ERROR_KINDS, EVENT_KINDS, SCHEMA_VERSION, Event, rfc3339
+from chainsink._jsonable import dumps
+
+_CLOSING = END_KINDS | ERROR_KINDS
+_HEAD = {kind: f'{{"v":{SCHEMA_VERSION},"ts":"%s","event":"{kind}",' for kind in EVENT_KINDS}
+#: Run prefixes kept at most; runs that never end must not grow the cache forever.
+_MAX_CACHED_RUNS = 10_000
 
 
 def record(event: Event) -> dict[str, Any]:
@@ -15,8 +22,16 @@ def record(event: Event) -> dict[str, Any]:
     """
     rec: dict[str, Any] = {
         "v": SCHEMA_VERSION,
-        "ts": event.ts.isoformat(timespec="microseconds")[:-6] + "Z",
+        "ts": rfc3339(event.ts),
         "event": event.event,
+        **_run_fields(event),
+    }
+    rec.update(event.data)
+    return rec
+
+
+def _run_fields(event: Event) -> dict[str, Any]:
+    return {
         "run_id": event.run_id,
         "parent_run_id": event.parent_run_id,
         "trace_id": event.trace_id,
@@ -26,13 +41,11 @@ def record(event: Event) -> dict[str, Any]:
         "tags": event.tags,
         "metadata": event.metadata,
     }
-    rec.update(event.data)
-    return rec
 
 
 def json_record(event: Event) -> dict[str, Any]:
     """The JSONL record of ``event`` as plain JSON values (for structured logging sinks)."""
-    result: dict[str, Any] = to_jsonable(record(event))
+    result: dict[str, Any] = orjson.loads(dumps(record(event)))
     return result
 
 
@@ -42,8 +55,38 @@ class JsonlFormatter:
     Every value a chain can pass serializes: LangChain messages, documents and generations
     become compact dicts, anything else unknown its ``repr``; the line is always valid UTF-8
     JSON and never contains a raw newline.
+
+    The run's own keys (ids, name, type, tags, metadata) are serialized once per run and
+    reused for each of its events, such as every streamed token.
     """
+
+    #: Renders every kind.
+    kinds = None
+
+    def __init__(self) -> None:
+        self._prefixes: dict[int, tuple[Any, ...]] = {}
 
     def __call__(self, event: Event) -> str:
         """Return ``event`` as a JSON line ending in ``\\n``."""
-        return dumps(record(event)).decode("utf-8") + "\n"
+        head = _HEAD.get(event.event)
+        if head is None:  # not one of ours (a record read back from elsewhere): no shortcuts
+            return dumps(record(event)).decode("utf-8") + "\n"
+        prefixes = self._prefixes
+        run = event.run_id.int  # an int hashes in C; a UUID's hash is Python code
+        cached = prefixes.get(run)
+        # events of one run share these objects, so identity checks suffice (and are cheap)
+        if (cached is None or cached[0] is not event.tags or cached[1] is not event.metadata
+                or cached[2] is not event.name or cached[3] is not event.parent_run_id
+                or cached[4] is not event.trace_id or cached[5] != event.depth
+                or cached[6] is not event.run_type):
+            if len(prefixes) >= _MAX_CACHED_RUNS:
+                prefixes.clear()
+            cached = (event.tags, event.metadata, event.name, event.parent_run_id,
+                      event.trace_id, event.depth, event.run_type,
+                      dumps(_run_fields(event)).decode("utf-8")[1:-1])
+            prefixes[run] = cached
+        if event.event in _CLOSING:
+            prefixes.pop(run, None)
+        body = dumps(event.data).decode("utf-8")
+        tail = "}" if body == "{}" else "," + body[1:]
+        return (head % rfc3339(event.ts)) + cached[7] + tail + "\n"

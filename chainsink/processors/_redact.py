@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from chainsink._event import Event
-from chainsink._jsonable import to_jsonable
-from chainsink.processors._scan import forget, payload_blob
+from chainsink._jsonable import dumps, to_jsonable
+from chainsink.processors._scan import RunVerdicts, payload_blob
 
 MASK = "***"
 
@@ -29,15 +28,6 @@ DEFAULT_PATTERNS = (
 # token counts are not secrets: total_tokens, input_token_details, max_tokens, ...
 _NOT_SECRET = re.compile(r"tokens|token_(?:count|details|usage|type)|_token_details", re.I)
 
-#: The payload fields chainsink itself defines: their names are never treated as secret keys
-#: (``token`` is a streamed token), but their values are still scanned.
-SCHEMA_FIELDS = frozenset({"inputs", "outputs", "prompts", "messages", "input_str", "query",
-                           "token", "usage", "model", "error", "duration_ms", "display",
-                           "tool", "tool_input", "log", "return_values", "text", "attempt",
-                           "event_name", "data", "invocation_params", "defers_inputs",
-                           "usage_by_model", "interrupted", "aborted"})
-
-
 class Redactor:
     """A processor that masks secrets in an event's payload, tags and metadata.
 
@@ -45,8 +35,8 @@ class Redactor:
     ``authorization``, ``cookie``, ``*token*`` but not token counts such as ``total_tokens``)
     and substrings that look like credentials (``sk-...`` keys, ``Bearer ...``, AWS
     ``AKIA...``, GitHub ``ghp_...``, JWTs) become ``"***"``. pydantic ``SecretStr`` values are
-    never revealed. Events with nothing to mask pass through untouched (checked by one regex
-    scan over the serialized payload).
+    never revealed. Events with nothing to mask pass through untouched: the check is a
+    substring scan over the serialized payload, and tags and metadata are checked once per run.
 
     Args:
         keys: Extra key substrings to treat as secret (added to the defaults).
@@ -68,30 +58,39 @@ class Redactor:
         self.hide_inputs = hide_inputs
         self.hide_outputs = hide_outputs
         self._values = re.compile("|".join(f"(?:{p})" for p in self.patterns))
-        key_alt = "|".join(re.escape(k) for k in self.keys)
-        self._key_re = re.compile(f"(?:{key_alt})", re.I)
-        # a JSON key containing one of the secret words, or a secret-looking value
-        self._scan = re.compile(
-            f'"([^"\\\\]*(?:{key_alt})[^"\\\\]*)"\\s*:|{self._values.pattern}'.encode(), re.I)
+        self._values_bytes = re.compile(self._values.pattern.encode())
+        self._key_re = re.compile("|".join(re.escape(k) for k in self.keys), re.I)
+        self._key_words = tuple(k.encode() for k in self.keys)
+        self._json_key = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')
         self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
                          if hide_inputs else set())
                         | ({"outputs", "return_values", "log", "token"}
                            if hide_outputs else set()))
+        self._run_has_secret = RunVerdicts(
+            lambda tags, metadata: self._has_secret(dumps((tags, metadata))))
 
     def _secret_key(self, key: str) -> bool:
         return bool(self._key_re.search(key)) and not _NOT_SECRET.search(key)
 
+    def _has_secret(self, blob: bytes) -> bool:
+        """Whether serialized JSON holds a secret-looking value or a value under a secret key."""
+        low = blob.lower()
+        if any(word in low for word in self._key_words):
+            for match in self._json_key.finditer(blob):
+                if self._secret_key(match.group(1).decode("utf-8", "replace")):
+                    return True
+        return self._values_bytes.search(blob) is not None
+
     def _needed(self, event: Event) -> bool:
         if self.mask is not None or (self._hidden and not self._hidden.isdisjoint(event.data)):
             return True
-        for match in self._scan.finditer(payload_blob(event)):
-            key = match.group(1)
-            if key is None:  # a credential-looking value
-                return True
-            name = key.decode("utf-8", "replace")
-            if name not in SCHEMA_FIELDS and self._secret_key(name):
-                return True
-        return False
+        if self._run_has_secret(event):
+            return True
+        if event.event == "llm_new_token":
+            token = event.data.get("token")
+            if isinstance(token, str):  # the hottest event: a bare value, no keys to check
+                return self._values.search(token) is not None
+        return bool(event.data) and self._has_secret(payload_blob(event))
 
     def __call__(self, event: Event) -> Event:
         """Return ``event``, or a copy with its secrets masked."""
@@ -103,9 +102,8 @@ class Redactor:
                 data[key] = "[hidden]"
             else:
                 data[key] = self._clean(to_jsonable(value))
-        forget()
-        return dataclasses.replace(
-            event, data=data, metadata=self._clean(to_jsonable(event.metadata)),
+        return event.replace(
+            data=data, metadata=self._clean(to_jsonable(event.metadata)),
             tags=[self._clean_str(t) for t in to_jsonable(event.tags)])
 
     def _clean(self, value: Any) -> Any:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from chainsink._event import Event
 from chainsink._jsonable import dumps, to_jsonable
-from chainsink.processors._scan import forget, payload_blob
+from chainsink.processors._scan import RunVerdicts, payload_blob
 
 
 class Truncator:
@@ -37,13 +36,22 @@ class Truncator:
         self.max_chars = max_chars
         self.max_items = max_items
         self.max_record_bytes = max_record_bytes
+        self._run_too_big = RunVerdicts(
+            lambda tags, metadata: not self._small(dumps((tags, metadata))))
+
+    def _small(self, blob: bytes) -> bool:
+        # JSON is at least as long as any string in it, and every extra item costs a comma
+        return (len(blob) <= min(self.max_chars, self.max_record_bytes)
+                and blob.count(b",") < self.max_items)
 
     def __call__(self, event: Event) -> Event:
         """Return ``event``, or a copy with oversized values cut."""
-        blob = payload_blob(event)
-        # JSON is at least as long as any string in it, and every extra item costs a comma
-        if len(blob) <= min(self.max_chars, self.max_record_bytes) and \
-                blob.count(b",") < self.max_items:
+        if event.event == "llm_new_token":
+            token = event.data.get("token")
+            if isinstance(token, str) and len(token) <= self.max_chars and \
+                    not self._run_too_big(event):
+                return event
+        elif self._small(payload_blob(event)) and not self._run_too_big(event):
             return event
         payload = to_jsonable({"tags": event.tags, "metadata": event.metadata,
                                "data": event.data})
@@ -52,9 +60,7 @@ class Truncator:
         while len(dumps(cut)) > self.max_record_bytes and (chars > 64 or items > 4):
             chars, items = max(64, chars // 4), max(4, items // 4)
             cut = _cut(payload, chars, items)
-        forget()
-        return dataclasses.replace(event, tags=cut["tags"], metadata=cut["metadata"],
-                                   data=cut["data"])
+        return event.replace(tags=cut["tags"], metadata=cut["metadata"], data=cut["data"])
 
 
 def _cut(value: Any, chars: int, items: int) -> Any:

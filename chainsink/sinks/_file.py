@@ -11,6 +11,7 @@ the exit of a forked ``multiprocessing`` child.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import os
 import sys
@@ -59,30 +60,29 @@ class FileSink(Sink):
         self.mode = mode
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        # deque appends and poplefts are atomic: writers never wait for the flusher
+        self._pending: collections.deque[bytes] = collections.deque()
+        self._pending_bytes = 0  # approximate (unlocked): only for backpressure
         self._closed = False
         self._failing = False
-        # re-entrant: a SIGTERM handler may flush on the thread that holds them
-        self._lock = threading.RLock()  # guards _pending
+        # re-entrant: a SIGTERM handler may flush on the thread that holds it
         self._io_lock = threading.RLock()  # orders batches and guards the descriptor
         self._report = Reporter(f"file {self.path}")
         _live.add(self)
 
     def write(self, text: str, event: Any = None) -> None:
         """Queue ``text`` to be appended; returns without doing I/O (unless far behind)."""
+        if self._closed:
+            self._report("write after close", "the record was dropped")
+            return
         data = text.encode("utf-8", "backslashreplace")
-        with self._lock:
-            if self._closed:
-                self._report("write after close", "the record was dropped")
-                return
-            behind = self._pending_bytes >= MAX_PENDING_BYTES
-            if behind and self._failing:  # the file cannot take more: bound the memory
-                self._report("dropped", f"over {MAX_PENDING_BYTES} bytes are waiting for a "
-                             "file that cannot be written; new records are dropped")
-                return
-            self._pending.append(data)
-            self._pending_bytes += len(data)
+        behind = self._pending_bytes >= MAX_PENDING_BYTES
+        if behind and self._failing:  # the file cannot take more: bound the memory
+            self._report("dropped", f"over {MAX_PENDING_BYTES} bytes are waiting for a "
+                         "file that cannot be written; new records are dropped")
+            return
+        self._pending.append(data)
+        self._pending_bytes += len(data)
         if behind:
             self.flush()
         elif _flusher is None:
@@ -91,26 +91,29 @@ class FileSink(Sink):
     def flush(self) -> None:
         """Append every pending record to the file now."""
         with self._io_lock:
-            with self._lock:
-                if not self._pending:
-                    return
-                batch = self._pending
-                self._pending = []
-                self._pending_bytes = 0
+            pending = self._pending
+            if not pending:
+                return
+            batch = []
+            take = pending.popleft
+            try:
+                while True:
+                    batch.append(take())
+            except IndexError:  # drained (writers may keep appending: they wait for next time)
+                pass
+            self._pending_bytes = 0
             rest = self._write_records(batch)
             if rest:  # keep what could not be written, in order, for the next try
-                with self._lock:
-                    self._pending[:0] = rest
-                    self._pending_bytes += sum(map(len, rest))
+                pending.extendleft(reversed(rest))
+                self._pending_bytes += sum(map(len, rest))
 
     def close(self) -> None:
         """Flush and close the file; later writes are dropped with one report."""
         if self._closed:
             return
         self.flush()
-        with self._lock:
-            self._closed = True
-            self._pending = []
+        self._closed = True
+        self.flush()  # what raced in before the flag was set
         with self._io_lock:
             self._close_fd()
         _live.discard(self)
@@ -168,9 +171,8 @@ class FileSink(Sink):
 
     def _after_fork_in_child(self) -> None:
         # the parent owns whatever was pending; a lock held by another thread at fork is dead
-        self._lock = threading.RLock()
         self._io_lock = threading.RLock()
-        self._pending = []
+        self._pending = collections.deque()
         self._pending_bytes = 0
 
 

@@ -102,14 +102,20 @@ class LoguruSink(Sink):
                 ) from exc
             logger = default_logger
         self.logger = logger
-        if isinstance(level, str):
-            logger.level(level)  # raises ValueError for a level loguru does not know
         self._levels = {"normal": level, "error": "ERROR", "token": "TRACE"}
+        # severities, to skip building records loguru would drop (raises for unknown names)
+        self._numbers = {kind: name if isinstance(name, int) else logger.level(name).no
+                         for kind, name in self._levels.items()}
 
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` with the event's fields in ``extra``."""
+        kind = _level_kind(event)
+        # loguru keeps the lowest level any of its handlers accepts; below it, nothing is kept
+        floor = getattr(getattr(self.logger, "_core", None), "min_level", None)
+        if isinstance(floor, int) and self._numbers[kind] < floor:
+            return
         fields = json_record(event) if isinstance(event, Event) else {}
-        self.logger.bind(**fields).opt(depth=1).log(self._levels[_level_kind(event)], text)
+        self.logger.bind(**fields).opt(depth=1).log(self._levels[kind], text)
 
     def flush(self) -> None:
         """loguru's sinks flush themselves (``logger.complete()`` waits for enqueued ones)."""
