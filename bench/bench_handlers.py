@@ -1,0 +1,809 @@
+"""What a logging handler costs a LangChain run, side by side with LangChain's own handlers.
+
+Measures CPU time per run (``time.process_time()``: every thread of this process, so the file
+sinks' flusher thread and LangChain's executor threads are counted) of each workload with each
+candidate attached, relative to the same workload with no handler at all.
+
+Noise control on a shared machine: in every round, each candidate is paired with a fresh
+measurement of the baseline, the pair runs back to back in random order, and the pairs run in
+shuffled order; the round's ratio is candidate / baseline of that pair. The report gives the
+median ratio over rounds and the min-max. Handlers are built once per candidate per round (as
+a service builds them once) and closed at the end of the timed block, so close-time flushing
+is counted; building them is not.
+
+Usage:
+    python bench/bench_handlers.py                 # full run, a few minutes
+    python bench/bench_handlers.py --quick         # smoke run, about a minute
+    python bench/bench_handlers.py --rounds 40 --json results.json
+    python bench/bench_handlers.py --only 'cs_file_*' lc_console --workloads sync_stream
+    python bench/bench_handlers.py --list
+
+Prints a table (workload x candidate: median ratio [min-max]), the overhead per event in
+microseconds, then a TARGETS section with PASS/FAIL per target. Exits 0 whatever the targets
+say (it is a report); non-zero only if something crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fnmatch
+import gc
+import inspect
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import orjson
+from _env import versions
+from _workloads import DEFAULT_WORKLOADS, Workload, make_workloads
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import FileCallbackHandler as LCFileCallbackHandler
+from langchain_core.callbacks import StdOutCallbackHandler as LCStdOutCallbackHandler
+from langchain_core.tracers.stdout import ConsoleCallbackHandler
+
+import chainsink
+from chainsink._jsonable import dumps as cs_dumps
+from chainsink.processors._redact import DEFAULT_KEYS, DEFAULT_PATTERNS
+
+# --------------------------------------------------------------------------------------------
+# Reference handlers (not products): what a do-nothing handler and hand-rolled loggers cost
+# --------------------------------------------------------------------------------------------
+
+
+class NoopInline(BaseCallbackHandler):
+    """Does nothing; LangChain calls it on the event loop's thread."""
+
+    run_inline = True
+
+
+class NoopExecutor(BaseCallbackHandler):
+    """Does nothing; LangChain's default for sync handlers: under asyncio, each call is sent to
+    an executor thread."""
+
+    run_inline = False
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class JsonDumpsHandler(BaseCallbackHandler):
+    """A hand-written JSONL logger as people write them: ``json.dumps(..., default=str)`` of each
+    event with its payload, to a buffered file; LangChain's default dispatch (executor under
+    asyncio)."""
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _write(self, event: str, run_id: Any, parent_run_id: Any, **data: Any) -> None:
+        rec = {"ts": datetime.now(timezone.utc).isoformat(), "event": event,
+               "run_id": str(run_id), "parent_run_id": _id(parent_run_id), **data}
+        self.file.write(json.dumps(rec, default=str) + "\n")
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any,
+                       parent_run_id: Any = None, **kw: Any) -> None:
+        self._write("chain_start", run_id, parent_run_id, name=kw.get("name"), inputs=inputs)
+
+    def on_chain_end(self, outputs: Any, *, run_id: Any, parent_run_id: Any = None,
+                     **kw: Any) -> None:
+        self._write("chain_end", run_id, parent_run_id, outputs=outputs)
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any,
+                            parent_run_id: Any = None, **kw: Any) -> None:
+        self._write("chat_model_start", run_id, parent_run_id, messages=messages)
+
+    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: Any,
+                     parent_run_id: Any = None, **kw: Any) -> None:
+        self._write("llm_start", run_id, parent_run_id, prompts=prompts)
+
+    def on_llm_new_token(self, token: Any, *, run_id: Any, parent_run_id: Any = None,
+                         **kw: Any) -> None:
+        self._write("llm_new_token", run_id, parent_run_id, token=token)
+
+    def on_llm_end(self, response: Any, *, run_id: Any, parent_run_id: Any = None,
+                   **kw: Any) -> None:
+        self._write("llm_end", run_id, parent_run_id, outputs=response)
+
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: Any,
+                      parent_run_id: Any = None, **kw: Any) -> None:
+        self._write("tool_start", run_id, parent_run_id, input_str=input_str)
+
+    def on_tool_end(self, output: Any, *, run_id: Any, parent_run_id: Any = None,
+                    **kw: Any) -> None:
+        self._write("tool_end", run_id, parent_run_id, outputs=output)
+
+    def on_agent_action(self, action: Any, *, run_id: Any, parent_run_id: Any = None,
+                        **kw: Any) -> None:
+        self._write("agent_action", run_id, parent_run_id, action=action)
+
+    def on_agent_finish(self, finish: Any, *, run_id: Any, parent_run_id: Any = None,
+                        **kw: Any) -> None:
+        self._write("agent_finish", run_id, parent_run_id, finish=finish)
+
+
+class OrjsonMinimalHandler(BaseCallbackHandler):
+    """The floor for a recording handler: a tiny orjson record per event (kind, ids, time; no
+    payload), written inline to a buffered file."""
+
+    run_inline = True
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "ab")  # noqa: SIM115 - closed by close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _write(self, event: str, run_id: Any, parent_run_id: Any) -> None:
+        self.file.write(orjson.dumps({"ts": time.time(), "event": event, "run_id": str(run_id),
+                                      "parent_run_id": _id(parent_run_id)}) + b"\n")
+
+
+def _minimal(event: str) -> Callable[..., None]:
+    def method(self: OrjsonMinimalHandler, *args: Any, run_id: Any, parent_run_id: Any = None,
+               **kw: Any) -> None:
+        self._write(event, run_id, parent_run_id)
+
+    return method
+
+
+for _kind in ("chain_start", "chain_end", "chat_model_start", "llm_start", "llm_new_token",
+              "llm_end", "tool_start", "tool_end", "agent_action", "agent_finish"):
+    setattr(OrjsonMinimalHandler, f"on_{_kind}", _minimal(_kind))
+
+
+_SECRET_VALUES = re.compile("|".join(f"(?:{p})" for p in DEFAULT_PATTERNS).encode())
+_SECRET_WORDS = tuple(k.encode() for k in DEFAULT_KEYS if k != "token")
+_ts_cache: dict[int, bytes] = {}
+
+
+def _ts() -> bytes:
+    """RFC 3339 UTC with microseconds; the part up to the second is formatted once a second."""
+    micros = time.time_ns() // 1000
+    sec, us = divmod(micros, 1_000_000)
+    head = _ts_cache.get(sec)
+    if head is None:
+        _ts_cache.clear()
+        head = _ts_cache[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)).encode()
+    return b"%s.%06dZ" % (head, us)
+
+
+class FastPathJsonlHandler(BaseCallbackHandler):
+    """Not a product: what chainsink's JSONL records could cost with the design suggested in
+    bench/README.md. The same schema-v1 lines (payloads serialized by chainsink's own
+    ``_jsonable.dumps``), but the run's constant keys (ids, depth, name, run type, tags,
+    metadata) are serialized once per run, a streamed token's line is bytes concatenation, the
+    time is formatted once a second, and the secret check is a case-sensitive value regex plus
+    substring tests on the line (a hit would take the slow path; none occurs here)."""
+
+    run_inline = True
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.pending: list[bytes] = []
+        self.runs: dict[Any, tuple[bytes, Any, int, float]] = {}
+
+    def close(self) -> None:
+        with open(self.path, "ab") as f:
+            f.write(b"".join(self.pending))
+        self.pending = []
+
+    def _check(self, line: bytes) -> bytes:
+        low = line.lower()
+        if _SECRET_VALUES.search(line) or any(w in low for w in _SECRET_WORDS):
+            return _SECRET_VALUES.sub(b"***", line)  # the real slow path would mask keys too
+        return line
+
+    def _start(self, kind: str, run_id: Any, parent: Any, name: str, run_type: str,
+               tags: Any, metadata: Any, payload: dict[str, Any]) -> None:
+        up = self.runs.get(parent)
+        trace, depth = (up[1], up[2] + 1) if up else (run_id, 0)
+        prefix = self._check(cs_dumps({
+            "run_id": run_id, "parent_run_id": parent, "trace_id": trace, "depth": depth,
+            "name": name, "run_type": run_type, "tags": tags or [],
+            "metadata": metadata or {}})[1:-1])
+        self.runs[run_id] = (prefix, trace, depth, time.perf_counter())
+        self._line(kind, prefix, payload)
+
+    def _line(self, kind: str, prefix: bytes, payload: dict[str, Any]) -> None:
+        body = self._check(cs_dumps(payload)[1:-1])
+        self.pending.append(b'{"v":1,"ts":"%s","event":"%s",%s,%s}\n'
+                            % (_ts(), kind.encode(), prefix, body))
+
+    def _end(self, kind: str, run_id: Any, payload: dict[str, Any]) -> None:
+        prefix, _, _, started = self.runs.pop(run_id, (b'"run_id":null', None, 0, 0.0))
+        payload["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        self._line(kind, prefix, payload)
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any,
+                       parent_run_id: Any = None, tags: Any = None, metadata: Any = None,
+                       **kw: Any) -> None:
+        self._start("chain_start", run_id, parent_run_id, kw.get("name") or "chain",
+                    kw.get("run_type") or "chain", tags, metadata, {"inputs": inputs})
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any,
+                            parent_run_id: Any = None, tags: Any = None, metadata: Any = None,
+                            **kw: Any) -> None:
+        self._start("chat_model_start", run_id, parent_run_id, kw.get("name") or "chat_model",
+                    "llm", tags, metadata, {"messages": messages,
+                                            "invocation_params": kw.get("invocation_params")})
+
+    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: Any,
+                     parent_run_id: Any = None, tags: Any = None, metadata: Any = None,
+                     **kw: Any) -> None:
+        self._start("llm_start", run_id, parent_run_id, kw.get("name") or "llm", "llm", tags,
+                    metadata, {"prompts": prompts,
+                               "invocation_params": kw.get("invocation_params")})
+
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: Any,
+                      parent_run_id: Any = None, tags: Any = None, metadata: Any = None,
+                      **kw: Any) -> None:
+        self._start("tool_start", run_id, parent_run_id, kw.get("name") or "tool", "tool", tags,
+                    metadata, {"input_str": input_str})
+
+    def on_llm_new_token(self, token: Any, *, run_id: Any, parent_run_id: Any = None,
+                         **kw: Any) -> None:
+        run = self.runs.get(run_id)
+        text = orjson.dumps(token)
+        if _SECRET_VALUES.search(text):
+            text = b'"***"'
+        self.pending.append(b'{"v":1,"ts":"%s","event":"llm_new_token",%s,"token":%s}\n'
+                            % (_ts(), run[0] if run else b'"run_id":null', text))
+
+    def on_chain_end(self, outputs: Any, *, run_id: Any, **kw: Any) -> None:
+        self._end("chain_end", run_id, {"outputs": outputs})
+
+    def on_llm_end(self, response: Any, *, run_id: Any, **kw: Any) -> None:
+        self._end("llm_end", run_id, {"outputs": response})
+
+    def on_tool_end(self, output: Any, *, run_id: Any, **kw: Any) -> None:
+        self._end("tool_end", run_id, {"outputs": output})
+
+    def on_agent_action(self, action: Any, *, run_id: Any, **kw: Any) -> None:
+        run = self.runs.get(run_id)
+        self._line("agent_action", run[0] if run else b'"run_id":null', {"action": action})
+
+    def on_agent_finish(self, finish: Any, *, run_id: Any, **kw: Any) -> None:
+        run = self.runs.get(run_id)
+        self._line("agent_finish", run[0] if run else b'"run_id":null', {"finish": finish})
+
+
+# --------------------------------------------------------------------------------------------
+# Candidates: each a context manager that builds its handlers, yields the callbacks list to
+# pass per request, and closes them on exit
+# --------------------------------------------------------------------------------------------
+
+Opener = Callable[[Path], contextlib.AbstractContextManager[list[Any]]]
+
+
+class Candidate:
+    """One way of attaching logging to a run."""
+
+    def __init__(self, name: str, group: str, title: str, open_: Opener) -> None:
+        self.name = name
+        self.group = group
+        self.title = title
+        self.open = open_
+
+
+@contextlib.contextmanager
+def _none(_: Path) -> Iterator[list[Any]]:
+    yield []
+
+
+def _yielding(factory: Callable[[Path], Any]) -> Opener:
+    """An opener for a handler that needs no closing."""
+
+    @contextlib.contextmanager
+    def opener(d: Path) -> Iterator[list[Any]]:
+        yield [factory(d)]
+
+    return opener
+
+
+def _closing(factory: Callable[[Path], Any]) -> Opener:
+    """An opener for a handler with ``close()``."""
+
+    @contextlib.contextmanager
+    def opener(d: Path) -> Iterator[list[Any]]:
+        handler = factory(d)
+        try:
+            yield [handler]
+        finally:
+            handler.close()
+
+    return opener
+
+
+@contextlib.contextmanager
+def _lc_file(d: Path) -> Iterator[list[Any]]:
+    with LCFileCallbackHandler(str(d / "lc.log")) as handler:
+        yield [handler]
+
+
+def _detailed_stdout(_: Path) -> chainsink.StdOutCallbackHandler:
+    # as on a terminal: the detailed style colours only when it sees one (or FORCE_COLOR)
+    old = os.environ.get("FORCE_COLOR")
+    os.environ["FORCE_COLOR"] = "1"
+    try:
+        return chainsink.StdOutCallbackHandler(style="detailed")
+    finally:
+        if old is None:
+            del os.environ["FORCE_COLOR"]
+        else:
+            os.environ["FORCE_COLOR"] = old
+
+
+@contextlib.contextmanager
+def _loguru(d: Path) -> Iterator[list[Any]]:
+    from loguru import logger
+
+    sink_id = logger.add(str(d / "loguru.log"), level="TRACE")  # every event, tokens included
+    handler = chainsink.LoguruCallbackHandler()
+    try:
+        yield [handler]
+    finally:
+        handler.close()
+        logger.remove(sink_id)
+
+
+def _structlog(_: Path) -> chainsink.StructlogCallbackHandler:
+    import structlog
+
+    return chainsink.StructlogCallbackHandler(structlog.get_logger("chainsink"))
+
+
+def _logging(_: Path) -> chainsink.LoggingCallbackHandler:
+    return chainsink.LoggingCallbackHandler(logging.getLogger("bench.chainsink"))
+
+
+@contextlib.contextmanager
+def _capture(d: Path) -> Iterator[list[Any]]:
+    with chainsink.capture(str(d / "capture.jsonl")):
+        yield []
+
+
+#: Candidates whose output lands in the block's directory (checked for being non-empty).
+WRITES_FILES = frozenset({"ref_json_dumps", "ref_orjson_min", "ref_fastpath_jsonl", "lc_file",
+                          "cs_file_text", "cs_file_ansi", "cs_file_jsonl", "cs_rotating",
+                          "cs_loguru", "cs_capture", "cs_file_jsonl_noproc"})
+
+
+def candidates() -> list[Candidate]:
+    """Every candidate, baseline first."""
+    fmt = chainsink.FileCallbackHandler
+    found = [
+        Candidate("none", "baseline", "no handler", _none),
+        Candidate("noop_inline", "reference", "do-nothing handler, run_inline=True",
+                  _yielding(lambda d: NoopInline())),
+        Candidate("noop_executor", "reference", "do-nothing handler, run_inline=False "
+                  "(LangChain's default)", _yielding(lambda d: NoopExecutor())),
+        Candidate("ref_json_dumps", "reference", "hand-written json.dumps JSONL handler",
+                  _closing(lambda d: JsonDumpsHandler(str(d / "ref.jsonl")))),
+        Candidate("ref_orjson_min", "reference", "minimal orjson record per event, inline",
+                  _closing(lambda d: OrjsonMinimalHandler(str(d / "min.jsonl")))),
+        Candidate("ref_fastpath_jsonl", "reference", "the JSONL fast path suggested in "
+                  "bench/README.md (prototype, not a product)",
+                  _closing(lambda d: FastPathJsonlHandler(str(d / "fast.jsonl")))),
+        Candidate("lc_stdout", "langchain-core", "langchain-core StdOutCallbackHandler",
+                  _yielding(lambda d: LCStdOutCallbackHandler())),
+        Candidate("lc_file", "langchain-core", "langchain-core FileCallbackHandler (with)",
+                  _lc_file),
+        Candidate("lc_console", "langchain-core", "langchain-core ConsoleCallbackHandler "
+                  "(set_debug)", _yielding(lambda d: ConsoleCallbackHandler())),
+        Candidate("cs_stdout_classic", "chainsink", "StdOutCallbackHandler()",
+                  _closing(lambda d: chainsink.StdOutCallbackHandler())),
+        Candidate("cs_stdout_detailed", "chainsink", "StdOutCallbackHandler(style='detailed')",
+                  _closing(_detailed_stdout)),
+        Candidate("cs_file_text", "chainsink", "FileCallbackHandler(format='text')",
+                  _closing(lambda d: fmt(d / "cs.log", format="text"))),
+        Candidate("cs_file_ansi", "chainsink", "FileCallbackHandler(format='ansi')",
+                  _closing(lambda d: fmt(d / "cs.log", format="ansi"))),
+        Candidate("cs_file_jsonl", "chainsink", "FileCallbackHandler(format='jsonl')",
+                  _closing(lambda d: fmt(d / "cs.jsonl", format="jsonl"))),
+        Candidate("cs_rotating", "chainsink", "RotatingFileCallbackHandler(jsonl, 8 MiB x 3)",
+                  _closing(lambda d: chainsink.RotatingFileCallbackHandler(
+                      d / "rot.jsonl", max_bytes=8 << 20, backup_count=3))),
+        Candidate("cs_loguru", "chainsink", "LoguruCallbackHandler -> loguru file sink (TRACE)",
+                  _loguru),
+        Candidate("cs_structlog", "chainsink", "StructlogCallbackHandler -> JSONRenderer -> "
+                  "devnull", _closing(_structlog)),
+        Candidate("cs_logging", "chainsink", "LoggingCallbackHandler -> StreamHandler(devnull)",
+                  _closing(_logging)),
+    ]
+    if hasattr(chainsink, "capture"):
+        found.append(Candidate("cs_capture", "chainsink", "with chainsink.capture(path): "
+                               "(no callbacks passed)", _capture))
+    if "processors" in inspect.signature(chainsink.FileCallbackHandler).parameters:
+        found.append(Candidate("cs_file_jsonl_noproc", "diagnostic", "FileCallbackHandler("
+                               "format='jsonl', processors=[]): no redaction, no truncation",
+                               _closing(lambda d: fmt(d / "np.jsonl", format="jsonl",
+                                                      processors=[]))))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Environment: where the outputs go
+# --------------------------------------------------------------------------------------------
+
+
+def configure_loggers(devnull: Any) -> None:
+    """Point loguru, structlog and stdlib logging at files/devnull, recording every level."""
+    from loguru import logger
+
+    logger.remove()  # the default stderr sink; candidates add their own file sink
+
+    import structlog
+
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso"),
+                    structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        logger_factory=structlog.PrintLoggerFactory(file=devnull),
+        cache_logger_on_first_use=True,
+    )
+    stdlib = logging.getLogger("bench.chainsink")
+    stdlib.handlers.clear()
+    stream = logging.StreamHandler(devnull)
+    stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    stdlib.addHandler(stream)
+    stdlib.setLevel(logging.DEBUG)  # streamed tokens log at DEBUG: record them too
+    stdlib.propagate = False
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------------
+
+
+class Bench:
+    """Runs blocks of one workload with one candidate and returns CPU seconds per run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blocks = 0
+        self.written = 0  # bytes the last block left in its files
+
+    def cpu_per_run(self, cand: Candidate, work: Workload, runs: int) -> float:
+        self.blocks += 1
+        d = self.root / f"b{self.blocks}"
+        d.mkdir()
+        self.written = 0
+        try:
+            manager = cand.open(d)
+            callbacks = manager.__enter__()  # building the handlers is not timed
+            gc.collect()
+            start = time.process_time()
+            try:
+                for _ in range(runs):
+                    work.run(callbacks)
+            except BaseException:
+                manager.__exit__(*sys.exc_info())
+                raise
+            manager.__exit__(None, None, None)  # closing (final flush) is timed
+            spent = time.process_time() - start
+            self.written = sum(f.stat().st_size for f in d.iterdir() if f.is_file())
+            return spent / runs
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class EventCounter(BaseCallbackHandler):
+    """Counts callbacks, to report events per run."""
+
+    run_inline = True
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def _count(self: EventCounter, *args: Any, **kwargs: Any) -> None:
+    self.count += 1
+
+
+for _name in dir(BaseCallbackHandler):
+    if _name.startswith("on_"):
+        setattr(EventCounter, _name, _count)
+
+
+def events_per_run(work: Workload) -> int:
+    counter = EventCounter()
+    work.run([counter])
+    return counter.count
+
+
+def calibrate(bench: Bench, base: Candidate, work: Workload, block: float) -> tuple[int, float]:
+    """How many runs make a timed block of about ``block`` CPU seconds (at least one)."""
+    samples = [bench.cpu_per_run(base, work, 1) for _ in range(5)]
+    per_run = statistics.median(samples)
+    return max(1, round(block / per_run)), per_run
+
+
+def pct(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def cell(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    med, lo, hi = pct(values)
+    return f"{med:.2f} [{lo:.2f}-{hi:.2f}]"
+
+
+def print_tables(out: Any, results: dict[str, Any], cands: list[Candidate],
+                 works: list[Workload]) -> None:
+    wn = [w.name for w in works]
+    width = max(len(c.name) for c in cands) + 2
+    colw = max(20, *(len(n) + 2 for n in wn))
+
+    def row(label: str, cells: list[str]) -> None:
+        print(label.ljust(width) + "".join(c.rjust(colw) for c in cells), file=out)
+
+    print(f"\nCPU time per run / no handler: median [min-max] over {results['rounds']} paired "
+          "rounds", file=out)
+    row("", wn)
+    row("events per run", [str(results["workloads"][n]["events"]) for n in wn])
+    row("runs per block", [str(results["workloads"][n]["runs_per_block"]) for n in wn])
+    row("none: ms per run",
+        [f"{statistics.median(results['workloads'][n]['baseline_ms']):.2f}" for n in wn])
+    group = None
+    for c in cands[1:]:
+        if c.group != group:
+            group = c.group
+            print(f"-- {group}", file=out)
+        row(c.name, [cell(results["workloads"][n]["ratios"].get(c.name)) for n in wn])
+
+    print("\nOverhead per event, microseconds of CPU (median over rounds of (candidate - "
+          "baseline) / events)", file=out)
+    row("", wn)
+    for c in cands[1:]:
+        cells = []
+        for n in wn:
+            deltas = results["workloads"][n]["delta_us_per_event"].get(c.name)
+            cells.append(f"{statistics.median(deltas):.1f}" if deltas else "-")
+        row(c.name, cells)
+    written = results.get("bytes_per_run") or {}
+    if written:
+        print("\nBytes written per run (candidates writing files; measured in the warm-up run)",
+              file=out)
+        row("", wn)
+        for c in cands[1:]:
+            if c.name in WRITES_FILES and c.name in written:
+                row(c.name, [f"{written[c.name].get(n, 0):,}" for n in wn])
+    print("\nCandidates:", file=out)
+    for c in cands:
+        print(f"  {c.name.ljust(width)}{c.title}", file=out)
+
+
+def targets(results: dict[str, Any], cands: list[Candidate],
+            works: list[Workload]) -> list[dict[str, Any]]:
+    """Evaluate the issue's targets on the medians."""
+    found: list[dict[str, Any]] = []
+    ratios = {n: results["workloads"][n]["ratios"] for n in (w.name for w in works)}
+
+    def med(name: str, work: str) -> float | None:
+        values = ratios[work].get(name)
+        return statistics.median(values) if values else None
+
+    for w in works:
+        limit = 1.20 if w.is_async else 1.15
+        m = med("cs_file_jsonl", w.name)
+        if m is None:
+            continue
+        found.append({"target": f"JSONL file handler <= {limit:.2f}x no handler "
+                                f"({'async' if w.is_async else 'sync'}: {w.name})",
+                      "pass": m <= limit, "detail": f"{cell(ratios[w.name]['cs_file_jsonl'])}"})
+    for c in cands:
+        if c.group != "chainsink":
+            continue
+        parts, ok, any_ = [], True, False
+        for w in works:
+            mine, console = med(c.name, w.name), med("lc_console", w.name)
+            if mine is None or console is None:
+                continue
+            any_ = True
+            ok &= mine < console
+            parts.append(f"{w.name} {mine:.2f} {'<' if mine < console else '>='} {console:.2f}")
+        if any_:
+            label = " (the detailed console, which shows more)" if (
+                c.name == "cs_stdout_detailed") else ""
+            found.append({"target": f"{c.name} cheaper than ConsoleCallbackHandler{label}",
+                          "pass": ok, "detail": "; ".join(parts)})
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+DISTS = ("chainsink", "langchain-core", "langchain-classic", "langchain", "langgraph", "loguru",
+         "structlog", "orjson")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=None,
+                   help="paired rounds (default 10; 2 with --quick)")
+    p.add_argument("--block", type=float, default=None,
+                   help="target CPU seconds of one timed block (default 0.05; 0.01 with "
+                        "--quick); a block is never less than one run")
+    p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="candidates to run (glob patterns allowed); the baseline always runs")
+    p.add_argument("--workloads", nargs="+", metavar="NAME", default=None,
+                   help=f"workloads (default: {' '.join(DEFAULT_WORKLOADS)}; also: "
+                        "create_agent)")
+    p.add_argument("--json", metavar="PATH", help="save every number to this file")
+    p.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random)")
+    p.add_argument("--list", action="store_true", help="list candidates and workloads")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 10)
+    block = args.block or (0.01 if args.quick else 0.05)
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    out = sys.stdout
+    log = sys.stderr
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    all_works = make_workloads(loop)
+    all_cands = candidates()
+    if args.list:
+        for c in all_cands:
+            print(f"{c.name:22}{c.group:16}{c.title}", file=out)
+        if not hasattr(chainsink, "capture"):
+            print(f"{'cs_capture':22}{'chainsink':16}(skipped: chainsink.capture is absent)",
+                  file=out)
+        for w in all_works.values():
+            print(f"{w.name:22}{'workload':16}{w.title}", file=out)
+        return 0
+
+    names = args.workloads or list(DEFAULT_WORKLOADS)
+    unknown = [n for n in names if n not in all_works]
+    if unknown:
+        print(f"unknown workload(s): {', '.join(unknown)}; known: {', '.join(all_works)}",
+              file=log)
+        return 2
+    works = [all_works[n] for n in names]
+    cands = all_cands
+    if args.only:
+        cands = [c for c in all_cands
+                 if c.name == "none" or any(fnmatch.fnmatch(c.name, p) for p in args.only)]
+        if len(cands) == 1:
+            print(f"--only matched no candidate; known: "
+                  f"{', '.join(c.name for c in all_cands[1:])}", file=log)
+            return 2
+    base = cands[0]
+
+    notes = []
+    if not hasattr(chainsink, "capture"):
+        notes.append("cs_capture skipped: chainsink.capture is not there yet")
+
+    root = Path(tempfile.mkdtemp(prefix="chainsink-bench-"))
+    devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end
+    configure_loggers(devnull)
+    bench = Bench(root)
+    results: dict[str, Any] = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "versions": versions(*DISTS), "seed": seed, "rounds": rounds, "block_seconds": block,
+        "candidates": {c.name: {"group": c.group, "title": c.title} for c in cands},
+        "workloads": {}, "notes": notes, "errors": {},
+    }
+    crashed: dict[str, str] = {}
+    written: dict[str, dict[str, int]] = {}
+    results["bytes_per_run"] = written
+    started = time.monotonic()
+    sys.stdout = devnull  # stdout handlers print here; the report goes to the real stdout
+    try:
+        for w in works:
+            events = events_per_run(w)
+            for c in cands:  # warm up every path once, and drop a candidate that crashes
+                if c.name in crashed:
+                    continue
+                try:
+                    bench.cpu_per_run(c, w, 1)
+                except Exception:
+                    crashed[c.name] = traceback.format_exc()
+                    print(f"{c.name} crashed on {w.name}:\n{crashed[c.name]}", file=log)
+                    continue
+                written.setdefault(c.name, {})[w.name] = bench.written
+                if c.name in WRITES_FILES and not bench.written:
+                    notes.append(f"{c.name} wrote nothing on {w.name}: its cost is not a "
+                                 "recording's cost")
+            runs, per_run = calibrate(bench, base, w, block)
+            results["workloads"][w.name] = {
+                "title": w.title, "async": w.is_async, "events": events,
+                "runs_per_block": runs, "baseline_ms": [], "ratios": {},
+                "delta_us_per_event": {}, "cpu_ms": {}}
+            print(f"{w.name}: {events} events/run, {per_run * 1000:.2f} ms/run with no "
+                  f"handler, {runs} runs per block", file=log)
+        live = [c for c in cands[1:] if c.name not in crashed]
+        gc.collect()
+        gc.freeze()  # keep the per-block collections small and even
+
+        for r in range(rounds):
+            for w in works:
+                res = results["workloads"][w.name]
+                runs = res["runs_per_block"]
+                order = live[:]
+                rng.shuffle(order)
+                for c in order:
+                    pair = [base, c]
+                    rng.shuffle(pair)
+                    got = {p.name: bench.cpu_per_run(p, w, runs) for p in pair}
+                    b, v = got[base.name], got[c.name]
+                    res["baseline_ms"].append(b * 1000)
+                    res["ratios"].setdefault(c.name, []).append(v / b)
+                    res["cpu_ms"].setdefault(c.name, []).append(v * 1000)
+                    res["delta_us_per_event"].setdefault(c.name, []).append(
+                        (v - b) * 1e6 / max(1, res["events"]))
+            print(f"round {r + 1}/{rounds} done, {time.monotonic() - started:.0f} s", file=log)
+    finally:
+        sys.stdout = out
+        loop.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+    shown = [c for c in cands if c.name not in crashed]
+    print(f"chainsink handler benchmark — {results['date']}  seed={seed}  "
+          f"rounds={rounds}  block={block}s  "
+          f"elapsed={time.monotonic() - started:.0f}s", file=out)
+    v = results["versions"]
+    print(f"python {v['python']} on {v['platform']}, {v['cpus']} CPUs; langchain-core "
+          f"{v['langchain-core']}, langchain-classic {v['langchain-classic']}, "
+          f"loguru {v['loguru']}, structlog {v['structlog']}, orjson {v['orjson']}", file=out)
+    print(f"chainsink source: {v['chainsink_source']}", file=out)
+    print("Workloads:", file=out)
+    for w in works:
+        print(f"  {w.name:16}{w.title}", file=out)
+    print_tables(out, results, shown, works)
+    found = targets(results, shown, works)
+    results["targets"] = found
+    print("\nTARGETS", file=out)
+    for t in found:
+        print(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {t['detail']}", file=out)
+    for note in notes:
+        print(f"note: {note}", file=out)
+    for name in crashed:
+        print(f"ERROR: {name} crashed and was not measured (traceback on stderr)", file=out)
+    results["errors"] = crashed
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+        print(f"numbers saved to {args.json}", file=out)
+    devnull.close()
+    return 1 if crashed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
