@@ -1,0 +1,197 @@
+"""``chainsink html``: logs turned into one self-contained HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from chainsink.cli._inputs import (
+    KIND_PROBLEMS,
+    STDIN,
+    Input,
+    InputError,
+    LineReport,
+    Progress,
+    open_inputs,
+    records,
+    reopen,
+    say,
+    text_chunks,
+)
+from chainsink.report import LogSummary, render_html, trace_view
+from chainsink.report._summary import ORDERS
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``html`` on the CLI's subcommand parsers."""
+    p = commands.add_parser(
+        "html", help="write one self-contained HTML report of JSONL (or ANSI/text) logs",
+        description="Write one self-contained HTML page (no network, opens from disk): a "
+                    "summary of every trace, and the run tree of each trace picked for detail "
+                    "(failed ones first, then the most recent; --max-traces). An ANSI or plain "
+                    "text log is shown as it would look in a terminal.")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="JSONL, ANSI or text log(s); - for stdin")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="where to write the page; - for stdout (default: the first input's "
+                        "name with .html, in the current directory; stdout for stdin)")
+    p.add_argument("--max-traces", type=int, default=200, metavar="N",
+                   help="traces shown in full detail (default 200); the summary covers all")
+    p.add_argument("--pick", choices=ORDERS, default="errors",
+                   help="which traces get full detail: errors (failed first, then the most "
+                        "recent; default), recent, or slowest")
+    p.add_argument("--title", default="report", help="the page title")
+    p.set_defaults(run=run, check=check, parser=p)
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors the parser cannot see (exit 2)."""
+    if args.max_traces < 0:
+        parser.error("--max-traces must not be negative")
+    if args.files.count(STDIN) > 1:
+        parser.error("stdin (-) can be read only once")
+    if args.output is None:
+        first = args.files[0]
+        args.output = STDIN if first == STDIN else Path(first).with_suffix(".html").name
+        if os.path.abspath(args.output) == os.path.abspath(first):
+            parser.error(f"{first} ends in .html: name the report with -o")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainsink html``; return the exit code."""
+    return make_report(args.files, args.output, max_traces=args.max_traces, pick=args.pick,
+                       title=args.title)
+
+
+def make_report(files: Sequence[str], output: str, *, max_traces: int = 200,
+                pick: str = "errors", title: str = "report", announce: bool = True) -> int:
+    """Write the report of ``files`` to ``output`` (``-``: stdout); return the exit code.
+
+    Raises:
+        OutputError: The page could not be written.
+    """
+    inputs = open_inputs(files)
+    try:
+        return _report(inputs, output, max_traces, pick, title, announce)
+    finally:
+        for inp in inputs:
+            inp.close()
+
+
+def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title: str,
+            announce: bool) -> int:
+    logs: list[Input] = []
+    texts: list[Input] = []
+    for inp in inputs:
+        if inp.kind == "jsonl":
+            logs.append(inp)
+        elif inp.kind == "text":
+            texts.append(inp)
+        else:
+            say(f"{inp.name}: {KIND_PROBLEMS[inp.kind]}")
+    twice = all(inp.rereadable for inp in logs)
+    total = sum(inp.size or 0 for inp in logs)
+    progress = Progress("chainsink html", total * 2 if twice else None)
+    summary = LogSummary(max_traces=max_traces, order=pick, keep_records=not twice)
+    usable: list[Input] = []
+    try:
+        done = 0
+        for inp in logs:
+            report = LineReport(inp.name)
+            for rec in records(inp, report, progress, done):
+                summary.add(rec)
+            done += inp.size or 0
+            if report.done():
+                usable.append(inp)
+        summary.finish()
+        if twice and summary.selected():
+            summary.collect(_second_pass(usable, progress, done))
+    finally:
+        progress.close()
+    if not usable and not texts:
+        return 1
+    traces = [trace_view(t, t.records or []) for t in summary.selected()]
+    for t in summary.selected():
+        t.records = None  # the page data has what it needs
+    text_logs = []
+    for inp in texts:
+        note, chunks = text_chunks(inp)
+        text_logs.append((inp.name, note, chunks))
+    page = render_html(summary if usable else None, traces, title=title,
+                       sources=[inp.name for inp in usable + texts], text_logs=text_logs)
+    write_page(output, page)
+    if announce and output != STDIN:
+        shown = f"{len(traces):,} in detail" if len(traces) < summary.traces else "all in detail"
+        what = (f"{summary.traces:,} traces ({shown}), {summary.runs:,} runs, "
+                f"{summary.errors:,} errors" if usable else "")
+        what += (", " if what and texts else "") + (f"{len(texts)} text logs" if texts else "")
+        say(f"wrote {output}: {what}")
+    return 0
+
+
+def _second_pass(inputs: Sequence[Input], progress: Progress,
+                 offset: int) -> Iterator[dict[str, Any]]:
+    """The records of every input again, read quietly (the first pass reported the problems)."""
+    for inp in inputs:
+        try:
+            again = reopen(inp)
+        except InputError as exc:
+            say(str(exc))
+            continue
+        try:
+            yield from records(again, LineReport(inp.name, quiet=True), progress, offset)
+        finally:
+            again.close()
+        offset += inp.size or 0
+
+
+class OutputError(Exception):
+    """The report could not be written; the message starts with the path."""
+
+
+def write_page(target: str, chunks: Iterable[str]) -> None:
+    """Write the page to ``target`` (``-`` for stdout) as it is made.
+
+    A file is written under a temporary name and renamed into place when complete, so an
+    interrupted run never leaves half a report (or destroys the previous one).
+
+    Raises:
+        OutputError: The file could not be written.
+    """
+    if target == STDIN:
+        out = sys.stdout.buffer
+        for chunk in chunks:
+            out.write(chunk.encode("utf-8", "replace"))
+        out.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".chainsink-", suffix=".html.tmp", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_chunks(f, chunks)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as open() would have made it
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_chunks(f: IO[bytes], chunks: Iterable[str]) -> None:
+    for chunk in chunks:
+        f.write(chunk.encode("utf-8", "replace"))

@@ -1,0 +1,367 @@
+"""The CLI's inputs: opened, recognised and read as its promises say.
+
+Every problem with an input is one line on stderr that starts with the input's name; a bad
+line inside a log is a warning naming the file and line (capped per file, as
+:func:`chainsink.read_events` does), printed only once the file has proved to be a log at all,
+so a file with nothing usable in it gets exactly one line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import dataclasses
+import gzip
+import io
+import os
+import stat
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+import orjson
+
+from chainsink._read import REPORT_LIMIT, BadLine, read_events
+
+STDIN = "-"
+_GZIP_MAGIC = b"\x1f\x8b"
+#: Bytes looked at to tell a JSONL log from a text log or binary data.
+SNIFF_BYTES = 64 * 1024
+#: Inputs smaller than this convert too fast to need a progress bar.
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+#: The most of one text log a report shows (its end: the latest lines).
+TEXT_LIMIT = 16 * 1024 * 1024
+_TEXT_CHUNK = 256 * 1024
+#: What each kind of unusable input is called.
+KIND_PROBLEMS = {
+    "empty": "empty, no records",
+    "binary": "binary data, not a log",
+    "text": "a text log, not JSONL (chainsink html renders text logs)",
+}
+
+
+class InputError(Exception):
+    """An input that cannot be used; the message starts with its name."""
+
+
+def say(message: str) -> None:
+    """Print ``chainsink: <message>`` as one line on stderr."""
+    try:
+        sys.stderr.write(f"chainsink: {message}".replace("\n", " ") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr is gone: nothing left to tell
+        pass
+
+
+@dataclasses.dataclass
+class Input:
+    """One opened input.
+
+    Attributes:
+        arg: The name given on the command line (``-`` for stdin).
+        name: The name used in messages (``<stdin>`` for stdin).
+        stream: The open binary stream.
+        kind: ``"jsonl"``, ``"text"`` (a text or ANSI log), ``"empty"`` or ``"binary"``.
+        size: The size in bytes of a regular file, else None.
+    """
+
+    arg: str
+    name: str
+    stream: IO[bytes]
+    kind: str
+    size: int | None
+
+    @property
+    def rereadable(self) -> bool:
+        """Whether the input is a regular file that can be read a second time."""
+        return self.size is not None and self.arg != STDIN
+
+    def close(self) -> None:
+        """Close the stream (stdin stays open)."""
+        if self.arg != STDIN:
+            self.stream.close()
+
+
+def open_input(arg: str) -> Input:
+    """Open ``arg`` (a path, or ``-`` for stdin) and recognise what it holds.
+
+    Raises:
+        InputError: The file is missing, a directory, or cannot be read.
+    """
+    if arg == STDIN:
+        stream: IO[bytes] = open(sys.stdin.fileno(), "rb", buffering=SNIFF_BYTES,  # noqa: SIM115
+                                 closefd=False)
+        name, size = "<stdin>", None
+    else:
+        name = arg
+        try:
+            stream = open(arg, "rb", buffering=SNIFF_BYTES)  # noqa: SIM115 - Input.close
+        except FileNotFoundError:
+            raise InputError(f"{arg}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"{arg}: is a directory, not a log file") from None
+        except PermissionError:
+            raise InputError(f"{arg}: permission denied") from None
+        except OSError as exc:
+            raise InputError(f"{arg}: cannot open ({exc.strerror or exc})") from None
+        st = os.fstat(stream.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            stream.close()
+            raise InputError(f"{arg}: is a directory, not a log file")
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
+    try:
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
+        if head[:2] == _GZIP_MAGIC:  # a rotated log compressed by RotatingFileCallbackHandler
+            unpacked = gzip.GzipFile(fileobj=stream, mode="rb")
+            stream = io.BufferedReader(unpacked, buffer_size=SNIFF_BYTES)
+            size = None  # read once, as a stream
+            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    except (OSError, EOFError) as exc:
+        stream.close()
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InputError(f"{name}: cannot read ({why})") from None
+    return Input(arg, name, stream, sniff(head), size)
+
+
+def open_inputs(args: Iterable[str]) -> list[Input]:
+    """Open every input; report each that cannot be opened (one line) and leave it out."""
+    inputs = []
+    for arg in args:
+        try:
+            inputs.append(open_input(arg))
+        except InputError as exc:
+            say(str(exc))
+    return inputs
+
+
+def sniff(head: bytes) -> str:
+    """What the first bytes of an input say it is: jsonl, text, empty or binary."""
+    if not head.strip():
+        return "empty"
+    lines = head.split(b"\n")
+    if len(head) >= SNIFF_BYTES:
+        lines = lines[:-1]  # the last one may be cut
+    for line in lines[:20]:
+        if line.strip():
+            try:
+                orjson.loads(line)  # JSON lines, even if not chainsink records: reported per line
+            except orjson.JSONDecodeError:
+                continue
+            return "jsonl"
+    if b"\x00" in head:
+        return "binary"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
+            return "binary"
+    return "jsonl" if head.lstrip()[:1] == b"{" else "text"
+
+
+class LineReport:
+    """The bad lines of one input, reported as promised.
+
+    Until the input yields its first record, bad lines are held back (at most
+    :data:`~chainsink._read.REPORT_LIMIT`): a file with nothing usable in it gets one line from
+    :meth:`done` instead of a warning per line. After that, each bad line is a warning, up to
+    the limit, then only counted.
+
+    Args:
+        name: The input's name, for messages.
+        quiet: Report nothing (a second read of the same file).
+        hold: Hold bad lines back until the first record (False: warn at once, when following).
+    """
+
+    def __init__(self, name: str, *, quiet: bool = False, hold: bool = True) -> None:
+        self.name = name
+        self.quiet = quiet
+        self.hold = hold
+        self.good = 0
+        self.bad = 0
+        self.first: BadLine | None = None
+        self._held: list[BadLine] = []
+
+    def __call__(self, bad: BadLine) -> None:
+        """Take one bad line."""
+        bad = BadLine(self.name, bad.lineno, bad.reason)
+        self.bad += 1
+        if self.first is None:
+            self.first = bad
+        if self.quiet:
+            return
+        if self.hold and not self.good:
+            if len(self._held) < REPORT_LIMIT:
+                self._held.append(bad)
+        elif self.bad <= REPORT_LIMIT:
+            say(f"skipped {bad}")
+
+    def proven(self) -> None:
+        """The input gave its first record: print the bad lines held back."""
+        self.good = max(self.good, 1)
+        held, self._held = self._held, []
+        if not self.quiet:
+            for bad in held:
+                say(f"skipped {bad}")
+
+    def done(self) -> bool:
+        """Report the end of the input; return whether it gave any record."""
+        if self.good:
+            if self.bad > REPORT_LIMIT and not self.quiet:
+                say(f"{self.name}: {self.bad - REPORT_LIMIT} more bad lines skipped")
+            return True
+        if not self.quiet:
+            if self.first is None:
+                say(f"{self.name}: {KIND_PROBLEMS['empty']}")
+            elif self.bad == 1:
+                say(f"{self.name}: no chainsink records (line {self.first.lineno}: "
+                    f"{self.first.reason})")
+            else:
+                say(f"{self.name}: no chainsink records ({self.bad} bad lines; line "
+                    f"{self.first.lineno}: {self.first.reason})")
+        return False
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal.
+
+    Args:
+        label: What is being done (``"chainsink html"``).
+        total: The bytes to read (None if unknown, e.g. stdin: then records are counted).
+    """
+
+    def __init__(self, label: str, total: int | None) -> None:
+        try:
+            tty = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        self.enabled = tty and (total is None or total >= PROGRESS_MIN_BYTES)
+        self.label = label
+        self.total = total
+        self._next = 0.0
+        self._drawn = False
+
+    def update(self, done: int, records: int) -> None:
+        """Redraw (at most ten times a second) with ``done`` bytes and ``records`` read."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + 0.1
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            bar = "#" * int(frac * 30)
+            line = (f"{self.label}: [{bar:<30}] {frac * 100:3.0f}%  "
+                    f"{done / 2**20:,.1f}/{self.total / 2**20:,.1f} MiB")
+        else:
+            line = f"{self.label}: {records:,} records"
+        self._write(f"\r{line}\x1b[K")
+        self._drawn = True
+
+    def close(self) -> None:
+        """Erase the bar."""
+        if self._drawn:
+            self._write("\r\x1b[K")
+            self._drawn = False
+
+    def _write(self, text: str) -> None:
+        try:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            self.enabled = False
+
+
+def records(inp: Input, report: LineReport, progress: Progress | None = None,
+            offset: int = 0) -> Iterator[dict[str, Any]]:
+    """Yield the records of one input, reporting its bad lines to ``report``.
+
+    Call ``report.done()`` afterwards. ``offset`` is added to the bytes read for ``progress``
+    (a second pass over the inputs).
+    """
+    n = 0
+    stream = inp.stream
+    try:
+        for rec in read_events(stream, on_error=report):
+            n += 1
+            if n == 1:
+                report.proven()
+            if progress is not None and not n & 1023:
+                progress.update(offset + (stream.tell() if inp.size is not None else 0), n)
+            yield rec
+    except (OSError, EOFError) as exc:  # a disk error, a cut gzip file
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        say(f"{inp.name}: cannot read further than record {n} ({why})")
+    report.good = n
+
+
+def reopen(inp: Input) -> Input:
+    """The same regular file, opened again from its start (for a second pass)."""
+    try:
+        stream = open(inp.arg, "rb", buffering=SNIFF_BYTES)  # noqa: SIM115 - Input.close
+    except OSError as exc:
+        raise InputError(f"{inp.name}: cannot read it again ({exc.strerror or exc})") from None
+    return Input(inp.arg, inp.name, stream, inp.kind, inp.size)
+
+
+def text_chunks(inp: Input) -> tuple[str | None, Iterator[str]]:
+    """A text log as chunks of whole lines, and a note if only its end is kept.
+
+    At most :data:`TEXT_LIMIT` bytes are kept, the last ones. A file is read as the page is
+    written; stdin is read now, into at most that many bytes.
+    """
+    stream = inp.stream
+    if inp.size is not None:
+        skipped = 0
+        if inp.size > TEXT_LIMIT:
+            stream.seek(inp.size - TEXT_LIMIT)
+            skipped = inp.size - TEXT_LIMIT + len(stream.readline())
+        return _skipped_note(skipped), _decoded(_blocks(stream))
+    kept: collections.deque[bytes] = collections.deque()
+    held = skipped = 0
+    for block in _blocks(stream):
+        kept.append(block)
+        held += len(block)
+        while held - len(kept[0]) >= TEXT_LIMIT:
+            dropped = kept.popleft()
+            held -= len(dropped)
+            skipped += len(dropped)
+    if skipped and kept:
+        cut = kept[0].find(b"\n") + 1  # start at a whole line
+        skipped += cut
+        kept[0] = kept[0][cut:]
+    return _skipped_note(skipped), _decoded(iter(kept))
+
+
+def _skipped_note(skipped: int) -> str | None:
+    if not skipped:
+        return None
+    return (f"The first {skipped:,} bytes are not shown; this is the last "
+            f"{TEXT_LIMIT // 2**20} MiB of the log.")
+
+
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    while True:
+        block = stream.read(_TEXT_CHUNK)
+        if not block:
+            return
+        yield block
+
+
+def _decoded(blocks: Iterator[bytes]) -> Iterator[str]:
+    """UTF-8 text in chunks that end at line ends (so styles rarely straddle two chunks)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    rest = ""
+    for block in blocks:
+        text = rest + decoder.decode(block)
+        cut = text.rfind("\n") + 1
+        if not cut and len(text) < 4 * _TEXT_CHUNK:
+            rest = text
+            continue
+        cut = cut or len(text)
+        rest = text[cut:]
+        yield text[:cut]
+    rest += decoder.decode(b"", final=True)
+    if rest:
+        yield rest

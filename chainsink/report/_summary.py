@@ -1,0 +1,464 @@
+"""Streaming aggregation of JSONL records: totals, latency, tokens, and the traces worth showing.
+
+A :class:`LogSummary` sees every record once and keeps only small things: counters, one
+:class:`Latency` per run name, token sums per model, a small aggregate per *open* trace, and two
+bounded heaps (the slowest traces, and the traces picked for full detail). Memory therefore
+grows with the number of run names, models and traces in flight, never with the length of the
+log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
+
+#: How many durations each run name keeps for its percentiles (exact below this many runs).
+SAMPLE_SIZE = 1024
+#: Run names tracked separately; runs of further names are pooled under :data:`OTHER_NAMES`.
+MAX_NAMES = 1000
+OTHER_NAMES = "(other names)"
+UNKNOWN_MODEL = "(unknown model)"
+#: How the traces shown in full are picked.
+ORDERS = ("errors", "recent", "slowest")
+#: Closed trace ids remembered so that a straggling record does not count as a new trace.
+_CLOSED_MEMORY = 10_000
+#: Records kept per detailed trace (streamed tokens are never kept: llm_end has the text).
+MAX_TRACE_RECORDS = 20_000
+#: Longest string kept in a detailed trace's records; longer ones are cut.
+MAX_KEPT_CHARS = 20_000
+_CLOSING = END_KINDS | ERROR_KINDS
+
+
+class Latency:
+    """Durations of one run name: exact count, total and max, percentiles from a sample.
+
+    The sample is a reservoir (Algorithm R) of :data:`SAMPLE_SIZE` durations, so percentiles
+    are exact up to that many runs and an unbiased estimate beyond, in bounded memory.
+    """
+
+    __slots__ = ("_rand", "count", "errors", "max", "sample", "total")
+
+    def __init__(self, rand: random.Random | None = None) -> None:
+        self.count = 0
+        self.errors = 0
+        self.total = 0.0
+        self.max = 0.0
+        self.sample: list[float] = []
+        self._rand = rand or random.Random(0)
+
+    def add(self, ms: float) -> None:
+        """Record one run's duration in milliseconds."""
+        self.count += 1
+        self.total += ms
+        self.max = max(self.max, ms)
+        if len(self.sample) < SAMPLE_SIZE:
+            self.sample.append(ms)
+        else:
+            j = self._rand.randrange(self.count)
+            if j < SAMPLE_SIZE:
+                self.sample[j] = ms
+
+    def percentile(self, q: float) -> float | None:
+        """The ``q``-th percentile (0-100, nearest rank) of the durations; None without any."""
+        if not self.sample:
+            return None
+        ordered = sorted(self.sample)
+        rank = max(1, -(-len(ordered) * q // 100))  # ceil without floats drifting
+        return ordered[min(int(rank), len(ordered)) - 1]
+
+
+@dataclasses.dataclass
+class Tokens:
+    """Token usage summed over model calls (LangChain's usage_metadata keys)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def add(self, usage: dict[str, Any] | None) -> None:
+        """Count one model call and add its usage (None when the model reported none)."""
+        self.calls += 1
+        if usage:
+            self.input_tokens += _int(usage.get("input_tokens"))
+            self.output_tokens += _int(usage.get("output_tokens"))
+            self.total_tokens += _int(usage.get("total_tokens"))
+
+
+@dataclasses.dataclass(eq=False)
+class TraceSummary:
+    """What the summary remembers about one trace (one root run and everything under it).
+
+    Attributes:
+        trace_id: The root run's id, as written in the log.
+        name: The root run's name (the first record's name if the root start was not logged).
+        run_type: The root run's type.
+        start: The first record's ``ts`` (RFC 3339 string, as logged).
+        end: The last record's ``ts``.
+        duration_ms: The root run's duration, or the time between its first and last record.
+        runs: Runs started in the trace.
+        errors: Runs that failed.
+        error: The first failure, as ``"Type: message"``.
+        tokens: Token usage of the trace's model calls.
+        complete: Whether the root run's end (or error) was logged.
+        records: The trace's records, when the summary keeps them (see ``keep_records``).
+        dropped: Records not kept because the trace was too long.
+    """
+
+    trace_id: str
+    name: str = "<unknown>"
+    run_type: str = ""
+    start: str = ""
+    end: str = ""
+    duration_ms: float | None = None
+    runs: int = 0
+    errors: int = 0
+    error: str | None = None
+    tokens: Tokens = dataclasses.field(default_factory=Tokens)
+    complete: bool = False
+    records: list[dict[str, Any]] | None = None
+    dropped: int = 0
+
+    @property
+    def status(self) -> str:
+        """``"error"`` if any run failed, else ``"ok"``, or ``"incomplete"`` if it never ended."""
+        if self.errors:
+            return "error"
+        return "ok" if self.complete else "incomplete"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON values (without records)."""
+        return {"trace_id": self.trace_id, "name": self.name, "run_type": self.run_type,
+                "start": self.start, "end": self.end, "duration_ms": self.duration_ms,
+                "runs": self.runs, "errors": self.errors, "error": self.error,
+                "status": self.status, "tokens": dataclasses.asdict(self.tokens)}
+
+
+def _priority(order: str) -> Callable[[TraceSummary], tuple[Any, ...]]:
+    if order == "errors":
+        return lambda t: (t.errors > 0, t.end)
+    if order == "recent":
+        return lambda t: (t.end,)
+    return lambda t: (t.duration_ms or 0.0,)
+
+
+class LogSummary:
+    """Aggregate a stream of JSONL records in one pass and bounded memory.
+
+    Feed every record to :meth:`add`, then call :meth:`finish`. Totals cover every record;
+    the traces picked for full detail (:meth:`selected`) are bounded by ``max_traces``.
+
+    Args:
+        max_traces: How many traces to pick for full detail.
+        order: How to pick them: ``"errors"`` (failed traces first, then the most recent),
+            ``"recent"`` or ``"slowest"``.
+        slowest: How many of the slowest traces to remember.
+        keep_records: Keep the records of the picked traces (for a stream that cannot be read
+            twice). Records of open traces are buffered until the trace ends, then kept only if
+            it is picked; long strings are cut and streamed tokens dropped.
+
+    Example:
+        >>> from chainsink import read_events
+        >>> summary = LogSummary()
+        >>> for record in read_events("run.jsonl"):  # doctest: +SKIP
+        ...     summary.add(record)
+        >>> summary.finish()
+    """
+
+    def __init__(self, *, max_traces: int = 200, order: str = "errors", slowest: int = 10,
+                 keep_records: bool = False) -> None:
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
+        if max_traces < 0 or slowest < 0:
+            raise ValueError("max_traces and slowest must not be negative")
+        self.max_traces = max_traces
+        self.order = order
+        self.keep_records = keep_records
+        self.records = 0
+        self.traces = 0
+        self.runs = 0
+        self.errors = 0
+        self.failed_traces = 0
+        self.incomplete_traces = 0
+        self.first_ts: str | None = None
+        self.last_ts: str | None = None
+        self.latency: dict[str, Latency] = {}
+        self.tokens_by_model: dict[str, Tokens] = {}
+        self._rand = random.Random(0)
+        self._open: dict[str, TraceSummary] = {}
+        self._closed: dict[str, None] = {}
+        self._picked: list[tuple[tuple[Any, ...], int, TraceSummary]] = []
+        self._slowest: list[tuple[float, int, TraceSummary]] = []
+        self._slowest_n = slowest
+        self._key = _priority(order)
+        self._seq = itertools.count()
+
+    # -- feeding --------------------------------------------------------------------------------
+
+    def add(self, rec: dict[str, Any]) -> None:
+        """Account for one record (a dict as :func:`chainsink.read_events` yields)."""
+        self.records += 1
+        kind = rec.get("event")
+        run_id = _text(rec.get("run_id"))
+        trace_id = trace_key(rec)
+        ts = rec.get("ts")
+        ts = ts if isinstance(ts, str) else ""
+        if ts:
+            if self.first_ts is None or ts < self.first_ts:
+                self.first_ts = ts
+            if self.last_ts is None or ts > self.last_ts:
+                self.last_ts = ts
+        trace = self._open.get(trace_id)
+        if trace is None and trace_id not in self._closed:  # a new trace
+            trace = self._open[trace_id] = TraceSummary(trace_id, name=_name(rec),
+                                                        run_type=_text(rec.get("run_type")),
+                                                        start=ts)
+            if self.keep_records:
+                trace.records = []
+            self.traces += 1
+        if trace is not None:
+            trace.end = max(trace.end, ts)
+            if ts and (not trace.start or ts < trace.start):
+                trace.start = ts
+            if trace.records is not None:
+                _keep(trace, rec)
+        if kind in START_KINDS:
+            self.runs += 1
+            if trace is not None:
+                trace.runs += 1
+                if run_id == trace_id:
+                    trace.name, trace.run_type = _name(rec), _text(rec.get("run_type"))
+        elif kind in _CLOSING:
+            self._close_run(kind, rec, run_id, trace_id, trace)
+
+    def _close_run(self, kind: str, rec: dict[str, Any], run_id: str, trace_id: str,
+                   trace: TraceSummary | None) -> None:
+        ms = _ms(rec.get("duration_ms"))
+        name = _name(rec)
+        latency = self.latency.get(name)
+        if latency is None:
+            if len(self.latency) >= MAX_NAMES:
+                name = OTHER_NAMES
+                latency = self.latency.get(name)
+            if latency is None:
+                latency = self.latency[name] = Latency(self._rand)
+        if ms is not None:
+            latency.add(ms)
+        failed = kind in ERROR_KINDS
+        if failed:
+            self.errors += 1
+            latency.errors += 1
+        if kind == "llm_end":
+            usage = rec.get("usage")
+            model = rec.get("model")
+            key = model if isinstance(model, str) and model else UNKNOWN_MODEL
+            tokens = self.tokens_by_model.get(key)
+            if tokens is None:
+                tokens = self.tokens_by_model[key] = Tokens()
+            tokens.add(usage if isinstance(usage, dict) else None)
+            if trace is not None:
+                trace.tokens.add(usage if isinstance(usage, dict) else None)
+        if trace is None:
+            return
+        if failed:
+            trace.errors += 1
+            if trace.error is None:
+                trace.error = _error_text(rec.get("error"))
+        if run_id == trace_id:
+            trace.complete = True
+            trace.duration_ms = ms
+            self._close_trace(trace)
+
+    def _close_trace(self, trace: TraceSummary) -> None:
+        self._open.pop(trace.trace_id, None)
+        self._closed[trace.trace_id] = None
+        if len(self._closed) > _CLOSED_MEMORY:
+            del self._closed[next(iter(self._closed))]
+        if trace.duration_ms is None:
+            trace.duration_ms = span_ms(trace.start, trace.end)
+        if trace.errors:
+            self.failed_traces += 1
+        if not trace.complete:
+            self.incomplete_traces += 1
+        seq = next(self._seq)
+        if self._slowest_n:
+            item = (trace.duration_ms or 0.0, seq, trace)
+            if len(self._slowest) < self._slowest_n:
+                heapq.heappush(self._slowest, item)
+            else:
+                heapq.heappushpop(self._slowest, item)
+        if self.max_traces:
+            picked = (self._key(trace), seq, trace)
+            if len(self._picked) < self.max_traces:
+                heapq.heappush(self._picked, picked)
+            else:
+                evicted = heapq.heappushpop(self._picked, picked)[2]
+                evicted.records = None
+        else:
+            trace.records = None
+
+    def finish(self) -> None:
+        """Close the traces whose root never ended (they count as incomplete)."""
+        for trace in list(self._open.values()):
+            self._close_trace(trace)
+
+    def collect(self, records: Iterable[dict[str, Any]]) -> None:
+        """Keep the records of the traces picked for detail, from a second read of the log.
+
+        For inputs that can be read twice: the first pass (:meth:`add`) keeps no records, this
+        one keeps only those of :meth:`selected` traces.
+        """
+        wanted = {t.trace_id: t for t in self.selected()}
+        for trace in wanted.values():
+            trace.records, trace.dropped = [], 0
+        for rec in records:
+            found = wanted.get(trace_key(rec))
+            if found is not None:
+                _keep(found, rec)
+
+    # -- results --------------------------------------------------------------------------------
+
+    @property
+    def tokens(self) -> Tokens:
+        """Token usage over every model."""
+        total = Tokens()
+        for t in self.tokens_by_model.values():
+            total.calls += t.calls
+            total.input_tokens += t.input_tokens
+            total.output_tokens += t.output_tokens
+            total.total_tokens += t.total_tokens
+        return total
+
+    def selected(self) -> list[TraceSummary]:
+        """The traces picked for full detail, first to show first."""
+        return [t for _, _, t in sorted(self._picked, key=lambda i: (i[0], i[1]), reverse=True)]
+
+    def slowest(self) -> list[TraceSummary]:
+        """The slowest traces, slowest first."""
+        return [t for _, _, t in sorted(self._slowest, key=lambda i: (i[0], i[1]), reverse=True)]
+
+    def latency_rows(self) -> list[tuple[str, Latency]]:
+        """``(run name, latency)`` pairs, the names that took the most time in total first."""
+        return sorted(self.latency.items(), key=lambda kv: (-kv[1].total, kv[0]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything the summary found, as JSON values (what ``chainsink stats --json`` prints)."""
+        return {
+            "records": self.records,
+            "traces": self.traces,
+            "failed_traces": self.failed_traces,
+            "incomplete_traces": self.incomplete_traces,
+            "runs": self.runs,
+            "errors": self.errors,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "tokens": dataclasses.asdict(self.tokens),
+            "tokens_by_model": {m: dataclasses.asdict(t)
+                                for m, t in sorted(self.tokens_by_model.items())},
+            "latency_ms": {name: {"runs": lat.count, "errors": lat.errors,
+                                  "p50": lat.percentile(50), "p95": lat.percentile(95),
+                                  "max": lat.max if lat.count else None,
+                                  "total": round(lat.total, 3)}
+                           for name, lat in self.latency_rows()},
+            "slowest_traces": [t.to_dict() for t in self.slowest()],
+        }
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def trace_key(rec: dict[str, Any]) -> str:
+    """The trace a record belongs to, as a string (its run's id when it names no trace)."""
+    trace = rec.get("trace_id") or rec.get("run_id")
+    return trace if isinstance(trace, str) else _text(trace)
+
+
+def _keep(trace: TraceSummary, rec: dict[str, Any]) -> None:
+    assert trace.records is not None
+    if rec.get("event") == "llm_new_token":
+        return  # llm_end carries the whole text
+    if len(trace.records) < MAX_TRACE_RECORDS:
+        trace.records.append(shrink(rec))
+    else:
+        trace.dropped += 1
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None else str(value)
+
+
+def _name(rec: dict[str, Any]) -> str:
+    name = rec.get("name")
+    return name if isinstance(name, str) and name else "<unknown>"
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _ms(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value) if value >= 0 else None
+    return None
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        text = f"{error.get('type') or 'Error'}: {error.get('message') or ''}"
+    else:
+        text = str(error)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """A record's ``ts`` as an aware datetime, or None if it is missing or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def span_ms(start: str | None, end: str | None) -> float | None:
+    a, b = parse_ts(start), parse_ts(end)
+    if a is None or b is None:
+        return None
+    try:
+        return round((b - a).total_seconds() * 1000.0, 3)
+    except TypeError:  # one naive, one aware
+        return None
+
+
+def shrink(value: Any, limit: int = MAX_KEPT_CHARS, _depth: int = 0) -> Any:
+    """``value`` with strings longer than ``limit`` cut (and marked), for keeping in memory."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return f"{value[:limit]}... [{len(value) - limit} more chars]"
+    if _depth > 40:
+        return "<max depth>"
+    if isinstance(value, dict):
+        return {k: shrink(v, limit, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shrink(v, limit, _depth + 1) for v in value]
+    return value
+
+
+def summarize(records: Iterable[dict[str, Any]], **options: Any) -> LogSummary:
+    """A finished :class:`LogSummary` of ``records`` (options as for :class:`LogSummary`)."""
+    summary = LogSummary(**options)
+    for rec in records:
+        summary.add(rec)
+    summary.finish()
+    return summary

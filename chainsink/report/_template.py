@@ -1,0 +1,332 @@
+"""The report page's constant parts: CSS and JavaScript. No log data is ever formatted into these.
+
+The script builds the trace list from the JSON data block with ``textContent`` only; it never
+parses log text as HTML.
+"""
+
+CSS = r"""
+:root {
+  --bg: #f7f7f9; --panel: #ffffff; --text: #1d1f24; --muted: #676b75; --line: #e2e4ea;
+  --accent: #3b5bdb; --ok: #2f9e44; --err: #e03131; --warn: #f08c00; --hit: #fff3bf;
+  --chain: #4c6ef5; --llm: #ae3ec9; --tool: #f59f00; --retriever: #12b886; --other: #868e96;
+  --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+}
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #16181d; --panel: #1f2229; --text: #e4e6eb; --muted: #9aa0ab; --line: #30343d;
+          --accent: #748ffc; --hit: #5c4a12; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       background: var(--bg); color: var(--text); }
+header { padding: 18px 28px 10px; border-bottom: 1px solid var(--line); background: var(--panel); }
+header h1 { margin: 0; font-size: 20px; }
+header h1 span { color: var(--accent); }
+header .meta { color: var(--muted); margin: 4px 0 0; font-size: 13px; word-break: break-all; }
+main { padding: 18px 28px 40px; max-width: 1500px; }
+h2 { font-size: 15px; margin: 22px 0 8px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 10px; }
+.card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px;
+        padding: 10px 14px; }
+.card b { display: block; font-size: 22px; font-variant-numeric: tabular-nums; }
+.card span { color: var(--muted); font-size: 12px; text-transform: uppercase;
+             letter-spacing: .04em; }
+.card small { display: block; color: var(--muted); }
+.card.bad b { color: var(--err); }
+.cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 0 24px; }
+table { border-collapse: collapse; width: 100%; background: var(--panel);
+        border: 1px solid var(--line);
+        border-radius: 8px; overflow: hidden; font-variant-numeric: tabular-nums; }
+th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid var(--line);
+         vertical-align: top; }
+th { font-size: 12px; color: var(--muted); font-weight: 600; background: var(--bg); }
+td.num, th.num { text-align: right; white-space: nowrap; }
+td.name { word-break: break-all; }
+tr:last-child td { border-bottom: 0; }
+tr.total td { font-weight: 600; }
+.scroll { max-height: 360px; overflow: auto; border-radius: 8px; }
+.note { color: var(--muted); margin: 4px 0 10px; }
+.filters { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin: 6px 0 12px;
+           position: sticky; top: 0; background: var(--bg); padding: 8px 0; z-index: 2; }
+.filters input[type=search] { flex: 1 1 320px; padding: 7px 10px; border: 1px solid var(--line);
+           border-radius: 6px; background: var(--panel); color: var(--text); font: inherit; }
+.filters select, .filters button { padding: 6px 10px; border: 1px solid var(--line);
+                                   border-radius: 6px;
+           background: var(--panel); color: var(--text); font: inherit; cursor: pointer; }
+.filters .count { color: var(--muted); margin-left: auto; }
+details.trace { background: var(--panel); border: 1px solid var(--line);
+                border-left: 4px solid var(--ok);
+                border-radius: 6px; margin: 0 0 6px; }
+details.trace.error { border-left-color: var(--err); }
+details.trace.incomplete { border-left-color: var(--warn); }
+details.trace > summary { list-style: none; cursor: pointer; padding: 7px 12px; display: flex;
+                          gap: 14px;
+                          align-items: baseline; flex-wrap: wrap; }
+details.trace > summary::-webkit-details-marker { display: none; }
+details.trace > summary::before { content: "\25B8"; color: var(--muted); width: 10px; }
+details.trace[open] > summary::before { content: "\25BE"; }
+summary .tname { font-weight: 600; word-break: break-all; }
+summary .muted, .muted { color: var(--muted); }
+summary .badge-err { color: #fff; background: var(--err); border-radius: 9px; padding: 0 7px;
+                     font-size: 12px; }
+summary .badge-inc { color: #fff; background: var(--warn); border-radius: 9px; padding: 0 7px;
+                     font-size: 12px; }
+summary code, .tid { font-family: var(--mono); color: var(--muted); font-size: 12px; }
+.tree { border-top: 1px solid var(--line); padding: 6px 0 8px; }
+.trace-error { margin: 4px 12px 8px; color: var(--err); font-family: var(--mono); font-size: 12px;
+               white-space: pre-wrap; word-break: break-word; }
+.row { display: grid; grid-template-columns: minmax(220px, 34%) 76px 1fr 86px 70px; gap: 8px;
+       align-items: center; padding: 2px 12px; min-height: 24px; }
+.row.head { color: var(--muted); font-size: 11px; text-transform: uppercase;
+            letter-spacing: .04em; }
+.row.run { cursor: pointer; }
+.row.run:hover { background: var(--bg); }
+.row.run.hit { background: var(--hit); }
+.row .c-name { display: flex; align-items: center; gap: 4px; min-width: 0; }
+.row .c-name .rname { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.row.error .rname { color: var(--err); font-weight: 600; }
+.row .c-dur, .row .c-tok { text-align: right; font-variant-numeric: tabular-nums; font-size: 12px; }
+.caret { border: 0; background: none; color: var(--muted); width: 16px; padding: 0;
+         cursor: pointer; font-size: 12px; }
+.caret:disabled { cursor: default; }
+.type { font-size: 11px; border-radius: 4px; padding: 0 5px; color: #fff; background: var(--other);
+        justify-self: start; }
+.type.chain, .bar.chain { background: var(--chain); }
+.type.llm, .bar.llm { background: var(--llm); }
+.type.tool, .bar.tool { background: var(--tool); }
+.type.retriever, .bar.retriever { background: var(--retriever); }
+.lane { position: relative; height: 12px; background: var(--bg); border-radius: 3px; }
+.bar { position: absolute; top: 0; height: 12px; border-radius: 3px; background: var(--other);
+       min-width: 2px; }
+.bar.error { background: var(--err) !important; }
+.bar.running { opacity: .55; }
+.detail { margin: 2px 12px 8px; padding: 8px 12px; border: 1px solid var(--line);
+          border-radius: 6px;
+          background: var(--bg); }
+.detail dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px;
+             margin: 0 0 6px; }
+.detail dt { color: var(--muted); }
+.detail dd { margin: 0; word-break: break-word; }
+.detail h4 { margin: 8px 0 3px; font-size: 12px; color: var(--muted); text-transform: uppercase; }
+.detail pre, .textlog pre { font-family: var(--mono); font-size: 12px; white-space: pre-wrap;
+          word-break: break-word; margin: 0; padding: 6px 8px; background: var(--panel);
+          border: 1px solid var(--line); border-radius: 4px; max-height: 420px; overflow: auto; }
+.detail pre.err { color: var(--err); }
+.detail ul { margin: 0; padding-left: 18px; font-family: var(--mono); font-size: 12px; }
+.detail li { white-space: pre-wrap; word-break: break-word; }
+.more { color: var(--muted); padding: 4px 12px; }
+.empty { color: var(--muted); padding: 14px; text-align: center; }
+.textlog .ansi2html-content { display: block; }
+.textlog pre { max-height: none; background: #000; color: #aaa; }
+"""
+
+SCRIPT = r"""
+(function () {
+  "use strict";
+  var DATA = JSON.parse(document.getElementById("chainsink-data").textContent);
+  var KNOWN = {chain: 1, llm: 1, tool: 1, retriever: 1, prompt: 1, parser: 1};
+  var $ = function (id) { return document.getElementById(id); };
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function typeClass(t) { return KNOWN[t] === 1 ? t : "other"; }
+  function ms(v) {
+    if (v === null || v === undefined) { return "\u2013"; }
+    v = Number(v);
+    if (v < 10) { return v.toFixed(2) + " ms"; }
+    if (v < 1000) { return v.toFixed(1) + " ms"; }
+    if (v < 60000) { return (v / 1000).toFixed(2) + " s"; }
+    return (v / 60000).toFixed(1) + " min";
+  }
+  function num(n) { return Number(n).toLocaleString("en-US"); }
+  function when(ts) { return String(ts || "").replace("T", " ").replace(/(\.\d{3})\d*Z$/, "$1Z"); }
+
+  var list = $("trace-list");
+  var search = $("q"), typeSel = $("type"), errOnly = $("errors-only"), count = $("count");
+  var types = {};
+  DATA.traces.forEach(function (t) { t.types.forEach(function (x) { types[x] = 1; }); });
+  Object.keys(types).sort().forEach(function (x) { typeSel.appendChild(new Option(x, x)); });
+
+  var items = DATA.traces.map(function (t, i) {
+    var d = el("details", "trace " + (t.status === "error" ? "error" :
+                                      t.status === "incomplete" ? "incomplete" : "ok"));
+    d.id = "trace-" + i;
+    var s = el("summary");
+    s.appendChild(el("span", "tname", t.name));
+    if (t.type) { s.appendChild(el("span", "type " + typeClass(t.type), t.type)); }
+    s.appendChild(el("span", "muted", when(t.start)));
+    s.appendChild(el("span", "", ms(t.dur)));
+    s.appendChild(el("span", "muted", num(t.runs) + (t.runs === 1 ? " run" : " runs")));
+    if (t.tokens) { s.appendChild(el("span", "muted", num(t.tokens[2]) + " tokens")); }
+    if (t.errors) {
+      s.appendChild(el("span", "badge-err", t.errors + (t.errors === 1 ? " error" : " errors")));
+    }
+    if (t.status === "incomplete") { s.appendChild(el("span", "badge-inc", "incomplete")); }
+    s.appendChild(el("code", "tid", t.tag));
+    d.appendChild(s);
+    var item = {t: t, d: d, rows: null};
+    d.addEventListener("toggle", function () {
+      if (d.open && !item.rows) { build(item); mark(item); }
+    });
+    list.appendChild(d);
+    return item;
+  });
+
+  function build(item) {
+    var t = item.t;
+    var tree = el("div", "tree");
+    if (t.error) { tree.appendChild(el("div", "trace-error", t.error)); }
+    var head = el("div", "row head");
+    ["run", "type", "timeline" + (t.span ? " (" + ms(t.span) + ")" : ""), "duration", "tokens"]
+      .forEach(function (h, k) { head.appendChild(el("span", k > 2 ? "c-dur" : "", h)); });
+    tree.appendChild(head);
+    var rows = [];
+    t.rows.forEach(function (r, i) {
+      var state = r.s === "error" ? "error" : r.s === "running" ? "running" : "ok";
+      var row = el("div", "row run " + state);
+      var name = el("span", "c-name");
+      name.style.paddingLeft = (Math.min(Number(r.d) || 0, 40) * 14) + "px";
+      var hasKids = r.e > i + 1;
+      var caret = el("button", "caret", hasKids ? "\u25BE" : "\u00B7");
+      caret.type = "button";
+      caret.disabled = !hasKids;
+      caret.title = hasKids ? "collapse / expand" : "";
+      name.appendChild(caret);
+      name.appendChild(el("span", "rname", r.n));
+      var lane = el("span", "lane");
+      var bar = el("span", "bar " + typeClass(r.t) + (state === "ok" ? "" : " " + state));
+      if (t.span > 0 && r.o !== null && r.o !== undefined) {
+        var left = Math.max(0, Math.min(100, 100 * Number(r.o) / t.span));
+        var width = Math.max(0.3, Math.min(100 - left, 100 * (Number(r.ms) || 0) / t.span));
+        bar.style.left = left + "%";
+        bar.style.width = width + "%";
+        bar.title = "+" + ms(r.o) + ", " + ms(r.ms);
+        lane.appendChild(bar);
+      }
+      row.appendChild(name);
+      row.appendChild(el("span", "type " + typeClass(r.t), r.t || "?"));
+      row.appendChild(lane);
+      row.appendChild(el("span", "c-dur", ms(r.ms)));
+      row.appendChild(el("span", "c-tok", r.tok ? num(r.tok[2]) : ""));
+      var entry = {r: r, row: row, detail: null, open: false, collapsed: false};
+      caret.addEventListener("click", function (ev) {
+        ev.stopPropagation();
+        entry.collapsed = !entry.collapsed;
+        caret.textContent = entry.collapsed ? "\u25B8" : "\u25BE";
+        refresh(rows);
+      });
+      row.addEventListener("click", function () {
+        entry.open = !entry.open;
+        if (!entry.detail) { entry.detail = detail(r); row.after(entry.detail); }
+        entry.detail.hidden = !entry.open;
+      });
+      rows.push(entry);
+      tree.appendChild(row);
+    });
+    if (t.hidden) { tree.appendChild(el("div", "more", num(t.hidden) + " more runs not shown")); }
+    if (t.dropped) {
+      tree.appendChild(el("div", "more", num(t.dropped) + " records of this trace not kept"));
+    }
+    item.d.appendChild(tree);
+    item.rows = rows;
+  }
+
+  function refresh(rows) {
+    var until = -1;
+    rows.forEach(function (e, i) {
+      var hide = i < until;
+      e.row.hidden = hide;
+      if (e.detail) { e.detail.hidden = hide || !e.open; }
+      if (!hide && e.collapsed) { until = Math.max(until, Number(e.r.e)); }
+    });
+  }
+
+  function detail(r) {
+    var box = el("div", "detail");
+    var dl = el("dl");
+    function add(k, v) { dl.appendChild(el("dt", "", k)); dl.appendChild(el("dd", "", v)); }
+    add("status", r.s);
+    add("started", r.o === null || r.o === undefined ? "\u2013" : "+" + ms(r.o));
+    add("duration", ms(r.ms));
+    if (r.model) { add("model", r.model); }
+    if (r.tok) {
+      add("tokens", num(r.tok[0]) + " in \u00B7 " + num(r.tok[1]) + " out \u00B7 " +
+          num(r.tok[2]) + " total");
+    }
+    if (r.tags && r.tags.length) { add("tags", r.tags.join(", ")); }
+    box.appendChild(dl);
+    function section(title, text, cls) {
+      if (text === undefined || text === null) { return; }
+      box.appendChild(el("h4", "", title));
+      box.appendChild(el("pre", cls || "", text));
+    }
+    section("error", r.err, "err");
+    section("inputs", r["in"]);
+    section("outputs", r.out);
+    if (r.ev && r.ev.length) {
+      box.appendChild(el("h4", "", "events"));
+      var ul = el("ul");
+      r.ev.forEach(function (e) {
+        ul.appendChild(el("li", "", (e[0] === null ? "" : "+" + ms(e[0]) + "  ") + e[1]));
+      });
+      box.appendChild(ul);
+    }
+    section("metadata", r.meta);
+    return box;
+  }
+
+  function terms() { return search.value.toLowerCase().split(/\s+/).filter(Boolean); }
+
+  function mark(item) {
+    if (!item.rows) { return; }
+    var q = terms();
+    item.rows.forEach(function (e) {
+      var r = e.r;
+      var hay = [r.n, r.t, (r.tags || []).join(" "), r.err || ""].join(" ").toLowerCase();
+      var hit = q.length > 0 && q.some(function (w) { return hay.indexOf(w) >= 0; });
+      e.row.classList.toggle("hit", hit);
+    });
+  }
+
+  function filter() {
+    var q = terms(), type = typeSel.value, errs = errOnly.checked, shown = 0;
+    items.forEach(function (item) {
+      var t = item.t;
+      var ok = q.every(function (w) { return t.find.indexOf(w) >= 0; }) &&
+               (!type || t.types.indexOf(type) >= 0) && (!errs || t.errors > 0);
+      item.d.hidden = !ok;
+      if (ok) { shown += 1; mark(item); }
+    });
+    count.textContent = shown + " of " + items.length + " traces";
+    $("no-match").hidden = shown > 0 || items.length === 0;
+  }
+
+  search.addEventListener("input", filter);
+  typeSel.addEventListener("change", filter);
+  errOnly.addEventListener("change", filter);
+  $("expand-all").addEventListener("click", function () {
+    items.forEach(function (item) { if (!item.d.hidden) { item.d.open = true; } });
+  });
+  $("collapse-all").addEventListener("click", function () {
+    items.forEach(function (item) { item.d.open = false; });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "/" && document.activeElement !== search) {
+      ev.preventDefault();
+      search.focus();
+    }
+  });
+  function openHash() {
+    var m = /^#trace-(\d+)$/.exec(location.hash);
+    if (m && items[Number(m[1])]) {
+      var d = items[Number(m[1])].d;
+      d.hidden = false; d.open = true; d.scrollIntoView();
+    }
+  }
+  window.addEventListener("hashchange", openHash);
+  filter();
+  openHash();
+})();
+"""

@@ -1,0 +1,133 @@
+"""Helpers for the CLI tests: logs of real runs on fake models, and the CLI as a real process."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import workloads
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
+
+import chainsink
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Markup a model, a run name, a tag, metadata or an error message may carry into a log.
+XSS = (
+    '<img src=x onerror="window.__xss=1">',
+    "<script>window.__xss=2</script>",
+    '"><svg onload="window.__xss=3">',
+    "</script><script>window.__xss=4</script>",
+)
+XSS_RUN_NAME = "<script>window.__xss=5</script>"
+XSS_TAG = '<img src=x onerror="window.__xss=6">'
+XSS_ERROR_STEP = '<svg onload="window.__xss=7">'
+
+
+def xss_workload(handlers: list[Any]) -> None:
+    """A chain whose model answers with markup, under a hostile name, tag and metadata, and a
+    step that fails with markup in its message."""
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=" ".join(XSS))]))
+    chain = (ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser())
+    chain.invoke({"q": XSS[0]}, config={
+        "callbacks": handlers, "run_name": XSS_RUN_NAME, "tags": [XSS_TAG],
+        "metadata": {"<b>key</b>": XSS[1]}})
+
+    def explode(_: Any) -> Any:
+        raise ValueError(XSS[0] + XSS[1])
+
+    with contextlib.suppress(ValueError):
+        RunnableLambda(explode, name=XSS_ERROR_STEP).invoke("x", config={"callbacks": handlers})
+
+
+def run_cli(*args: Any, cwd: Path, stdin: str | bytes | None = None,
+            env: dict[str, str] | None = None, timeout: float = 120,
+            text: bool = True) -> subprocess.CompletedProcess[Any]:
+    """Run ``python -m chainsink ARGS`` in a fresh process and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "chainsink", *map(str, args)], cwd=cwd, input=stdin,
+        capture_output=True, text=text, timeout=timeout, env=cli_env(env), check=False)
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a CLI child: this checkout first on the path, no forced colour."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FORCE_COLOR", "NO_COLOR", "CHAINSINK_LOG", "CHAINSINK_DEBUG")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra or {})
+    return env
+
+
+@dataclasses.dataclass
+class Log:
+    """A JSONL log of real runs, and what a reference tracer saw of the same runs."""
+
+    path: Path
+    records: list[dict[str, Any]]
+    runs: list[Any]  # langchain-core tracer Runs, every run of every trace
+
+    @property
+    def names(self) -> set[str]:
+        """Every run name in the log."""
+        return {r["name"] for r in self.records}
+
+    @property
+    def trace_ids(self) -> list[str]:
+        """Trace ids in order of first appearance."""
+        return list(dict.fromkeys(r["trace_id"] for r in self.records))
+
+
+def _all_runs(collector: RunCollectorCallbackHandler) -> list[Any]:
+    out, stack = [], list(collector.traced_runs)
+    while stack:
+        run = stack.pop()
+        out.append(run)
+        stack.extend(run.child_runs)
+    return out
+
+
+def record_log(path: Path, parts: list[str | Callable[[list[Any]], Any]]) -> Log:
+    """Run each workload (a name in ``workloads`` or a function) with a JSONL
+    FileCallbackHandler and a RunCollector attached."""
+    collector = RunCollectorCallbackHandler()
+    handler = chainsink.FileCallbackHandler(path, mode="w", format="jsonl")
+    for part in parts:
+        if isinstance(part, str):
+            workloads.run_workload(part, [handler, collector])
+        else:
+            part([handler, collector])
+    handler.close()
+    records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return Log(path, records, _all_runs(collector))
+
+
+#: An agent (classic and LangGraph), a RAG chain, a failing chain, a stream and hostile markup.
+MIXED: list[str | Callable[[list[Any]], Any]] = [
+    "agent_executor", "create_agent", "retriever_chain", "error_chain", "lcel_stream",
+    xss_workload]
+
+
+#: The detail data block of a report page.
+DATA = re.compile(r'<script type="application/json" id="chainsink-data">(.*?)</script>', re.DOTALL)
+
+
+def page_data(html: str) -> dict[str, Any]:
+    """The detail data embedded in a report page."""
+    match = DATA.search(html)
+    assert match, "no data block"
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
