@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             "reinstall with `pip install chainsink` for `run` to record anything")
     env = {**os.environ, "CHAINSINK_LOG": log}
     try:
-        os.execvpe(args.command[0], args.command, env)  # noqa: S606 - running it is the point
+        os.execvpe(args.command[0], args.command, env)
     except OSError as exc:
         say(f"cannot run {args.command[0]!r}: {exc.strerror or exc}")
         return EXIT_NOT_FOUND

@@ -89,4 +89,5 @@ class JsonlFormatter:
             prefixes.pop(run, None)
         body = dumps(event.data).decode("utf-8")
         tail = "}" if body == "{}" else "," + body[1:]
-        return (head % rfc3339(event.ts)) + cached[7] + tail + "\n"
+        prefix: str = cached[7]
+        return (head % rfc3339(event.ts)) + prefix + tail + "\n"

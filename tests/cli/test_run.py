@@ -31,7 +31,7 @@ def test_run_records_the_command_and_keeps_its_exit_code(tmp_path: Path) -> None
         pytest.skip("editable install: the start-up hook needs a regular `pip install .`")
     log = tmp_path / "run.jsonl"
     proc = subprocess.run([sys.executable, "-m", "chainsink", "run", "--log", str(log), "--",
-                           sys.executable, "-c", APP], capture_output=True, text=True, timeout=60)
+                           sys.executable, "-c", APP], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.split() == ["a", "b"]
     recs = [json.loads(line) for line in log.read_text().splitlines()]
@@ -42,7 +42,7 @@ def test_run_records_the_command_and_keeps_its_exit_code(tmp_path: Path) -> None
 def test_run_without_a_command_is_a_usage_error() -> None:
     """`chainsink run` with nothing to run exits 2 with one line."""
     proc = subprocess.run([sys.executable, "-m", "chainsink", "run"], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
@@ -50,7 +50,7 @@ def test_run_a_missing_command_exits_127(tmp_path: Path) -> None:
     """A command that cannot be started gives one clear line and exit 127."""
     proc = subprocess.run([sys.executable, "-m", "chainsink", "run", "--log",
                            str(tmp_path / "x.jsonl"), "--", "no-such-command-xyz"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 127
     lines = [line for line in proc.stderr.splitlines() if "no-such-command-xyz" in line]
     assert len(lines) == 1 and "Traceback" not in proc.stderr
