@@ -31,7 +31,8 @@ def test_run_records_the_command_and_keeps_its_exit_code(tmp_path: Path) -> None
         pytest.skip("editable install: the start-up hook needs a regular `pip install .`")
     log = tmp_path / "run.jsonl"
     proc = subprocess.run([sys.executable, "-m", "chainsink", "run", "--log", str(log), "--",
-                           sys.executable, "-c", APP], capture_output=True, text=True, timeout=60, check=False)
+                           sys.executable, "-c", APP],
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.split() == ["a", "b"]
     recs = [json.loads(line) for line in log.read_text().splitlines()]
