@@ -30,6 +30,7 @@ Processor = Callable[[Event], "Event | None"]
 
 _F = TypeVar("_F", bound=Callable[..., None])
 _CLOSING = END_KINDS | ERROR_KINDS
+_ERROR_KIND = {"llm": "llm_error", "tool": "tool_error", "retriever": "retriever_error"}
 
 _live_handlers: weakref.WeakSet[CallbackHandler] = weakref.WeakSet()
 _now = time.time
@@ -215,6 +216,7 @@ class CallbackHandler(BaseCallbackHandler):
         self._runs: dict[UUID, _Run] = {}
         self._trace_runs: dict[UUID, list[UUID]] = {}
         self._trace_usage: dict[UUID, dict[str, dict[str, int]]] = {}
+        self._closed_early: dict[UUID, None] = {}
         self._report = Reporter(type(self).__name__)
         _live_handlers.add(self)
         _install_sigterm_hook()
@@ -246,6 +248,8 @@ class CallbackHandler(BaseCallbackHandler):
         else:
             run = _Run(parent_run_id, parent.trace_id, parent.depth + 1, name, run_type,
                        tags or [], metadata or {}, model)
+            if run_id in self._trace_runs:  # the id once started a trace of its own
+                del self._trace_runs[run_id]
             siblings = self._trace_runs.get(parent.trace_id)
             if siblings is not None:
                 siblings.append(run_id)
@@ -269,9 +273,17 @@ class CallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id, None)
         if run is None:  # an end without a start: record it, with what we can know
             return self._open_run(run_id, parent_run_id, run_type), None
-        if run.trace_id == run_id:  # the root ended: forget the whole trace
-            for child in self._trace_runs.pop(run_id, ()):
-                self._runs.pop(child, None)
+        if run.trace_id == run_id:  # the root ended: close what is still open, forget the rest
+            for child in reversed(self._trace_runs.pop(run_id, ())):
+                left = self._runs.pop(child, None)
+                if left is not None:  # e.g. a cancelled async tool LangChain never closed
+                    if len(self._closed_early) >= 10_000:
+                        self._closed_early.clear()
+                    self._closed_early[child] = None  # its own end, if it comes, is dropped
+                    self._emit(_ERROR_KIND.get(left.run_type, "chain_error"), child, left, {
+                        "error": {"type": "Aborted", "message": "its trace ended before it did"},
+                        "aborted": True,
+                        "duration_ms": round((_clock() - left.started) * 1000.0, 3)})
             self._trace_usage.pop(run_id, None)
         return run, round((_clock() - run.started) * 1000.0, 3)
 
@@ -298,8 +310,15 @@ class CallbackHandler(BaseCallbackHandler):
             # a synchronous caller sees its whole trace on disk when invoke() returns
             self.sink.flush()
 
+    def _late(self, run_id: UUID) -> bool:
+        """Whether this end belongs to a run already closed when its trace ended."""
+        return (run_id not in self._runs and bool(self._closed_early)
+                and self._closed_early.pop(run_id, False) is None)
+
     def _end(self, kind: str, run_id: UUID, parent_run_id: UUID | None, run_type: str,
              data: dict[str, Any]) -> None:
+        if self._late(run_id):
+            return
         usage = self._trace_usage.get(run_id)
         run, duration = self._finish(run_id, parent_run_id, run_type)
         data["duration_ms"] = duration
@@ -326,8 +345,7 @@ class CallbackHandler(BaseCallbackHandler):
         if getattr(self.sink, "closed", False):
             return
         for run_id, run in sorted(list(self._runs.items()), key=lambda item: -item[1].depth):
-            kind = {"llm": "llm_error", "tool": "tool_error",
-                    "retriever": "retriever_error"}.get(run.run_type, "chain_error")
+            kind = _ERROR_KIND.get(run.run_type, "chain_error")
             self._end(kind, run_id, run.parent_run_id, run.run_type,
                       {"error": {"type": "Aborted", "message": reason}, "aborted": True})
 
@@ -409,10 +427,16 @@ class CallbackHandler(BaseCallbackHandler):
     def on_llm_end(self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
                    **kwargs: Any) -> None:
         """Record a model call ending, with its generations, token usage and model name."""
+        if self._late(run_id):
+            return
         usage, model = _usage_and_model(response)
+        open_run = self._runs.get(run_id)
+        if open_run is not None:  # count before _finish: a root model call frees its trace
+            model = model or open_run.model
+            if open_run.trace_id != run_id:
+                self._count_usage(open_run, usage, model)
         run, duration = self._finish(run_id, parent_run_id, "llm")
         model = model or run.model
-        self._count_usage(run, usage, model)
         self._emit("llm_end", run_id, run, {"outputs": response, "usage": usage,
                                             "model": model, "duration_ms": duration})
 

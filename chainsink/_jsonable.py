@@ -164,6 +164,11 @@ def _key(key: Any) -> str:
     return _clean_str(_safe_repr(key))
 
 
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates escaped, so any UTF-8 writer accepts it."""
+    return _clean_str(text)
+
+
 def _clean_str(text: str) -> str:
     try:
         text.encode("utf-8")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import workloads
 
 import chainsink
-import workloads
 
 
 def records(path: Path) -> list[dict[str, Any]]:
@@ -85,9 +85,8 @@ def test_capture_into_a_handler(tmp_path: Path) -> None:
         workloads.batch_lcel_threaded([], n=8)
     recs = [json.loads(line) for line in lines]
     assert len(roots(recs)) == 8
-    with pytest.raises(TypeError):
-        with chainsink.capture(42):
-            pass
+    with pytest.raises(TypeError), chainsink.capture(42):
+        pass
 
 
 async def test_usage_counts_only_the_block() -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import structlog
+import workloads
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from loguru import logger as loguru_logger
 
-import workloads
 from chainsink import (
     LoggingCallbackHandler,
     LoguruCallbackHandler,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from langchain_core.callbacks import FileCallbackHandler as CoreFileCallbackHandler
 from langchain_core.callbacks import StdOutCallbackHandler as CoreStdOutCallbackHandler
+from workloads import SYNC_WORKLOADS, VERBOSE_WORKLOADS
 
 import chainsink
-from workloads import SYNC_WORKLOADS, VERBOSE_WORKLOADS
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 

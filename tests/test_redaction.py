@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 import structlog
+import workloads
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from loguru import logger as loguru_logger
-
-import workloads
 
 from chainsink import (
     CallbackHandler,

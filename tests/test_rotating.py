@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import workloads
+
 from chainsink import RotatingFileCallbackHandler
 from chainsink.sinks import RotatingFileSink
 

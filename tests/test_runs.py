@@ -18,8 +18,6 @@ from uuid import UUID
 import pytest
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from langchain_core.tracers.schemas import Run
-
-import chainsink
 from workloads import (
     ASYNC_WORKLOADS,
     CHAT_MODEL_NAME,
@@ -36,6 +34,8 @@ from workloads import (
     reported_usage,
     run_workload,
 )
+
+import chainsink
 
 REQUIRED_KEYS = {
     "v",

@@ -142,7 +142,7 @@ def sniff(head: bytes) -> str:
     lines = head.split(b"\n")
     if len(head) >= SNIFF_BYTES:
         lines = lines[:-1]  # the last one may be cut
-    for line in lines[:20]:
+    for line in lines:  # any JSON line in the sample: a log may open with text (a banner)
         if line.strip():
             try:
                 orjson.loads(line)  # JSON lines, even if not chainsink records: reported per line

@@ -175,8 +175,10 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def _message_lines(messages: Any) -> str:
+    if not isinstance(messages, (list, tuple)):  # a log can hold anything here
+        return _show(messages)
     lines = []
-    for batch in messages or ():
+    for batch in messages:
         for msg in batch if isinstance(batch, (list, tuple)) else (batch,):
             role = _get(msg, "type")
             content = _get(msg, "content", msg)
@@ -190,8 +192,9 @@ def _message_lines(messages: Any) -> str:
 
 def _generation_lines(response: Any) -> str:
     lines = []
-    for batch in _get(response, "generations") or ():
-        for gen in batch:
+    batches = _get(response, "generations")
+    for batch in batches if isinstance(batches, (list, tuple)) else ():
+        for gen in batch if isinstance(batch, (list, tuple)) else (batch,):
             message = _get(gen, "message")
             if message is not None:
                 lines.append(_message_lines([[message]]))

@@ -21,7 +21,8 @@ _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 def strip_ansi(text: str) -> str:
     """Remove ANSI escape sequences from ``text``."""
-    return _ANSI_RE.sub("", text) if "\x1b" in text else text
+    # sequences first (so their parameters go too), then any ESC left over (ESC c, ESC 7, ...)
+    return _ANSI_RE.sub("", text).replace("\x1b", "") if "\x1b" in text else text
 
 
 def color_enabled(stream: Any = None) -> bool:

@@ -110,7 +110,9 @@ class Redactor:
         if isinstance(value, str):
             return self._clean_str(value)
         if isinstance(value, dict):
-            return {k: MASK if self._secret_key(k) else self._clean(v) for k, v in value.items()}
+            # a credential can be a key too (a dict indexed by API key)
+            return {self._clean_str(k): MASK if self._secret_key(k) else self._clean(v)
+                    for k, v in value.items()}
         if isinstance(value, list):
             return [self._clean(v) for v in value]
         return value

@@ -46,7 +46,9 @@ class Truncator:
 
     def __call__(self, event: Event) -> Event:
         """Return ``event``, or a copy with oversized values cut."""
-        if event.event == "llm_new_token":
+        if len(event.name) > self.max_chars or len(event.run_type) > self.max_chars:
+            pass  # a hostile name: take the slow path below
+        elif event.event == "llm_new_token":
             token = event.data.get("token")
             if isinstance(token, str) and len(token) <= self.max_chars and \
                     not self._run_too_big(event):
@@ -60,7 +62,9 @@ class Truncator:
         while len(dumps(cut)) > self.max_record_bytes and (chars > 64 or items > 4):
             chars, items = max(64, chars // 4), max(4, items // 4)
             cut = _cut(payload, chars, items)
-        return event.replace(tags=cut["tags"], metadata=cut["metadata"], data=cut["data"])
+        return event.replace(tags=cut["tags"], metadata=cut["metadata"], data=cut["data"],
+                             name=_cut(event.name, chars, items),
+                             run_type=_cut(event.run_type, chars, items))
 
 
 def _cut(value: Any, chars: int, items: int) -> Any:
@@ -79,6 +83,6 @@ def _cut(value: Any, chars: int, items: int) -> Any:
             if i >= items:
                 out["..."] = f"[truncated {len(value) - items} items]"
                 break
-            out[k] = _cut(v, chars, items)
+            out[_cut(k, chars, items)] = _cut(v, chars, items)
         return out
     return value

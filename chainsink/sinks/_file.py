@@ -10,6 +10,7 @@ the exit of a forked ``multiprocessing`` child.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import contextlib
@@ -26,6 +27,8 @@ from chainsink.sinks._base import Sink
 FLUSH_INTERVAL = 0.2
 #: Pending bytes past which the writing thread flushes itself (backpressure, nothing dropped).
 MAX_PENDING_BYTES = 8 * 1024 * 1024
+#: On an event loop the writer never flushes itself; past this, records are dropped (reported).
+LOOP_MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 _MODES = {"a": 0, "w": os.O_TRUNC, "x": os.O_EXCL}
 
@@ -77,16 +80,22 @@ class FileSink(Sink):
             return
         data = text.encode("utf-8", "backslashreplace")
         behind = self._pending_bytes >= MAX_PENDING_BYTES
-        if behind and self._failing:  # the file cannot take more: bound the memory
-            self._report("dropped", f"over {MAX_PENDING_BYTES} bytes are waiting for a "
-                         "file that cannot be written; new records are dropped")
+        in_loop = behind and asyncio._get_running_loop() is not None  # noqa: SLF001 - C-level
+        if behind and (self._failing or (
+                in_loop and self._pending_bytes >= LOOP_MAX_PENDING_BYTES)):
+            # the file cannot take more: bound the memory rather than block or grow forever
+            self._report("dropped", f"over {self._pending_bytes} bytes are waiting for a "
+                         "file that cannot be written fast enough; new records are dropped")
             return
         self._pending.append(data)
         self._pending_bytes += len(data)
-        if behind:
-            self.flush()
-        elif _flusher is None:
+        if _flusher is None:
             _start_flusher()
+        if behind:
+            if in_loop:
+                _wake.set()  # never block an event loop on the file: the flusher catches up
+            else:
+                self.flush()
 
     def flush(self) -> None:
         """Append every pending record to the file now."""
@@ -183,10 +192,13 @@ def flush_all() -> None:
             sink.flush()
 
 
+_wake = threading.Event()
+
+
 def _run_flusher() -> None:
-    wait = threading.Event().wait
     while True:
-        wait(FLUSH_INTERVAL)
+        _wake.wait(FLUSH_INTERVAL)
+        _wake.clear()
         flush_all()
 
 
@@ -197,6 +209,32 @@ def _start_flusher() -> None:
             thread = threading.Thread(target=_run_flusher, name="chainsink-flusher", daemon=True)
             thread.start()
             _flusher = thread
+            _register_multiprocessing_exit()
+
+
+_mp_exit_pid: int | None = None
+
+
+def _register_multiprocessing_exit() -> None:
+    """In a multiprocessing child (fork, forkserver or spawn), flush at its exit too.
+
+    Such children leave through ``os._exit`` after multiprocessing's own exit hooks, skipping
+    ``atexit``; a child that imported chainsink after its fork (forkserver) is only reached
+    this way.
+    """
+    global _mp_exit_pid  # noqa: PLW0603 - once per process
+    mp = sys.modules.get("multiprocessing")
+    if mp is None or _mp_exit_pid == os.getpid():
+        return
+    try:
+        if mp.parent_process() is None:
+            return
+        import multiprocessing.util as mp_util
+
+        mp_util.Finalize(None, flush_all, exitpriority=100)
+        _mp_exit_pid = os.getpid()
+    except Exception:  # noqa: BLE001, S110 - best effort; atexit still covers normal exits
+        pass
 
 
 def _before_fork() -> None:

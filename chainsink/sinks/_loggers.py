@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from chainsink._event import ERROR_KINDS, Event
+from chainsink._jsonable import clean_text
 from chainsink.formatters import json_record
 from chainsink.sinks._base import Sink
 
@@ -71,7 +72,7 @@ class LoggingSink(Sink):
         if not self.logger.isEnabledFor(level):
             return
         extra = stdlib_extra(json_record(event)) if isinstance(event, Event) else None
-        self.logger.log(level, "%s", text, extra=extra)
+        self.logger.log(level, "%s", clean_text(text), extra=extra)
 
     def flush(self) -> None:
         """The logger's handlers flush themselves."""
@@ -115,7 +116,7 @@ class LoguruSink(Sink):
         if isinstance(floor, int) and self._numbers[kind] < floor:
             return
         fields = json_record(event) if isinstance(event, Event) else {}
-        self.logger.bind(**fields).opt(depth=1).log(self._levels[kind], text)
+        self.logger.bind(**fields).opt(depth=1).log(self._levels[kind], clean_text(text))
 
     def flush(self) -> None:
         """loguru's sinks flush themselves (``logger.complete()`` waits for enqueued ones)."""
@@ -160,7 +161,7 @@ class StructlogSink(Sink):
         """Log ``text`` as structlog's event, with the record's fields as key-values."""
         fields = json_record(event) if isinstance(event, Event) else {}
         fields["lc_event"] = fields.pop("event", None)
-        getattr(self.logger, self._levels[_level_kind(event)])(text, **fields)
+        getattr(self.logger, self._levels[_level_kind(event)])(clean_text(text), **fields)
 
     def flush(self) -> None:
         """structlog's loggers flush themselves."""

@@ -112,6 +112,12 @@ class RotatingFileSink(FileSink):
         else:
             os.replace(self.path, self._backup(1))
 
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        # flock belongs to the open file description, which the child shares with its parent:
+        # the child must open the lock file itself or both would "hold" one lock
+        self._lock_fd = None
+
     def close(self) -> None:
         """Flush, close the file and release the lock file's descriptor."""
         super().close()

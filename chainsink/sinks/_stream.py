@@ -37,7 +37,12 @@ class StreamSink(Sink):
             return
         try:
             with self._lock:
-                self._target().write(text)
+                target = self._target()
+                try:
+                    target.write(text)
+                except UnicodeEncodeError:  # a character this console cannot show: not broken
+                    encoding = getattr(target, "encoding", None) or "ascii"
+                    target.write(text.encode(encoding, "backslashreplace").decode(encoding))
         except (BrokenPipeError, ValueError, OSError, AttributeError) as exc:
             self._broken = True
             self._report("write", exc)
