@@ -162,3 +162,19 @@ def test_public_handlers_take_processors(tmp_path: Path) -> None:
     text = path.read_text()
     assert "123-45" not in text and '"ssn":"***"' in text
     assert "y" * 51 not in text and "[truncated 450 chars]" in text
+
+
+def test_html_report_has_no_secret(tmp_path: Path) -> None:
+    """The HTML report made from a run with secrets (JSONL and text logs) shows none of them."""
+    import subprocess
+    import sys
+
+    jsonl, text = tmp_path / "r.jsonl", tmp_path / "r.log"
+    with FileCallbackHandler(jsonl, format="jsonl") as h1, \
+            FileCallbackHandler(text, format="ansi", style="detailed") as h2:
+        run_with_secret([h1, h2])
+    for log in (jsonl, text):
+        out = tmp_path / f"{log.name}.html"
+        subprocess.run([sys.executable, "-m", "chainsink", "html", str(log), "-o", str(out)],
+                       check=True, timeout=120, capture_output=True)
+        assert_clean(out.read_text(encoding="utf-8"))
