@@ -20,6 +20,20 @@ _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime"}
 
 
+def _optional(name: str) -> Any:
+    """Import an optional integration, or say which chainsink extra installs it.
+
+    Raises:
+        ImportError: Naming ``pip install 'chainsink[<name>]'``.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(f"this handler needs {name}: pip install 'chainsink[{name}]'") from exc
+
+
 def _level_kind(event: Any) -> str:
     """``error``, ``token`` or ``normal``: which of the sink's levels an event logs at."""
     kind = getattr(event, "event", "")
@@ -95,13 +109,7 @@ class LoguruSink(Sink):
 
     def __init__(self, logger: Any = None, *, level: str | int = "INFO") -> None:
         if logger is None:
-            try:
-                from loguru import logger as default_logger
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise ImportError(
-                    "LoguruCallbackHandler needs loguru: pip install 'chainsink[loguru]'"
-                ) from exc
-            logger = default_logger
+            logger = _optional("loguru").logger
         self.logger = logger
         self._levels = {"normal": level, "error": "ERROR", "token": "TRACE"}
         # severities, to skip building records loguru would drop (raises for unknown names)
@@ -147,13 +155,7 @@ class StructlogSink(Sink):
         if level not in self._NAMES:
             raise ValueError(f"level must be one of {self._NAMES}, not {level!r}")
         if logger is None:
-            try:
-                import structlog
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise ImportError(
-                    "StructlogCallbackHandler needs structlog: pip install 'chainsink[structlog]'"
-                ) from exc
-            logger = structlog.get_logger("chainsink")
+            logger = _optional("structlog").get_logger("chainsink")
         self.logger = logger
         self._levels = {"normal": level, "error": "error", "token": "debug"}
 
