@@ -61,7 +61,7 @@ class Redactor:
         self._values_bytes = re.compile(self._values.pattern.encode())
         self._key_re = re.compile("|".join(re.escape(k) for k in self.keys), re.I)
         self._key_words = tuple(k.encode() for k in self.keys)
-        self._json_key = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')
+        self._json_key = re.compile(rb'"((?>[^"\\]+|\\.)*)"\s*:')  # atomic: no backtracking
         self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
                          if hide_inputs else set())
                         | ({"outputs", "return_values", "log", "token"}

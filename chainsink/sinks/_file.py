@@ -89,6 +89,9 @@ class FileSink(Sink):
             return
         self._pending.append(data)
         self._pending_bytes += len(data)
+        if self._closed:  # close() ran while we appended: write it ourselves, not lost
+            self.flush()
+            return
         if _flusher is None:
             _start_flusher()
         if behind:

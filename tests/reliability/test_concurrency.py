@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,18 +135,30 @@ def test_rotation_under_one_event_loop_keeps_order(tmp_path: Path) -> None:
 # -- several processes ----------------------------------------------------------------------
 
 
-def run_children(method: str, tmp_path: Path, path: Path, n: int, **kwargs: Any
+def run_children(methods: list[str], tmp_path: Path, path: Path, n: int, **kwargs: Any
                  ) -> list[str]:
-    """Start ``n`` children with ``method``; return their reference files once all exit 0."""
-    ctx = multiprocessing.get_context(method)
-    refs = [str(tmp_path / f"ref-{method}-{i}.json") for i in range(n)]
-    procs = [ctx.Process(target=workers.write_traces, args=(str(path), ref), kwargs=kwargs)
-             for ref in refs]
+    """Start ``n`` children per start method, let them all write at once (a gate file), and
+    return their reference files once every one has exited 0."""
+    gate = tmp_path / "go"
+    refs, procs = [], []
+    for method in methods:
+        ctx = multiprocessing.get_context(method)
+        for i in range(n):
+            ref = str(tmp_path / f"ref-{method}-{i}.json")
+            refs.append(ref)
+            procs.append(ctx.Process(target=workers.write_traces, args=(str(path), ref),
+                                     kwargs={**kwargs, "gate": str(gate)}))
     for p in procs:
         p.start()
+    deadline = time.monotonic() + 120  # a hung child fails the exit-code check below
+    for ref in refs:  # every child is ready: open the gate
+        while (not os.path.exists(ref + ".ready") and time.monotonic() < deadline
+               and all(p.exitcode is None for p in procs)):
+            time.sleep(0.01)
+    gate.touch()
     for p in procs:
         p.join(180)
-    assert [p.exitcode for p in procs] == [0] * n
+    assert [p.exitcode for p in procs] == [0] * len(procs)
     return refs
 
 
@@ -165,10 +178,9 @@ def test_fork_and_spawn_children_share_one_file(rotating: dict[str, int] | None,
     """3 forked and 3 spawned children (threads and tasks each) and the parent, one log."""
     path = tmp_path / "shared.jsonl"
     parent, parent_ref, parent_lines = parent_writes(path, rotating)
-    refs = []
     methods = ["spawn", *(["fork"] if hasattr(os, "fork") else [])]
-    for method in methods:
-        refs += run_children(method, tmp_path, path, 3, rotating=rotating)
+    refs = run_children(methods, tmp_path, path, 3, rotating=rotating, quiet_flusher=False,
+                        per_thread=6)
     workloads.invoke_lcel([parent, parent_ref])  # the parent goes on after its children
     parent.close()
     records = chaos.read_rotated(path) if rotating else chaos.read_jsonl(path)
@@ -176,7 +188,7 @@ def test_fork_and_spawn_children_share_one_file(rotating: dict[str, int] | None,
         assert len(chaos.log_files(path)) > 5
     chaos.assert_runs_closed(records)
     settle(chaos.keys(records), workers.read_refs(refs) + accepted_keys(parent_lines))
-    chaos.count(GROUP, inputs=len(methods) * 3 * (2 * 3 + 6) + 2)
+    chaos.count(GROUP, inputs=len(methods) * 3 * (2 * 6 + 6) + 2)
 
 
 @needs_fork
@@ -184,7 +196,7 @@ def test_forked_children_inherit_a_file_handler(tmp_path: Path) -> None:
     """A FileCallbackHandler made and used before fork, then used by 4 forked children."""
     path = tmp_path / "inherited.jsonl"
     parent, _, parent_lines = parent_writes(path, None)
-    refs = run_children("fork", tmp_path, path, 4, handler=parent)
+    refs = run_children(["fork"], tmp_path, path, 4, handler=parent)
     parent.close()
     records = chaos.read_jsonl(path)
     chaos.assert_runs_closed(records)
@@ -198,7 +210,7 @@ def test_forked_children_inherit_a_rotating_handler(tmp_path: Path) -> None:
     path = tmp_path / "inherited-rot.jsonl"
     rotating = {"max_bytes": 4096, "backup_count": 500}
     parent, _, parent_lines = parent_writes(path, rotating)
-    refs = run_children("fork", tmp_path, path, 4, handler=parent, threads=3, per_thread=10)
+    refs = run_children(["fork"], tmp_path, path, 4, handler=parent, threads=3, per_thread=10)
     parent.close()
     records = chaos.read_rotated(path)
     settle(chaos.keys(records), workers.read_refs(refs) + accepted_keys(parent_lines))
@@ -208,7 +220,7 @@ def test_forked_children_inherit_a_rotating_handler(tmp_path: Path) -> None:
 def test_forkserver_children_flush_at_exit(tmp_path: Path) -> None:
     """Children started by forkserver (the default from Python 3.14) flush queued records."""
     path = tmp_path / "forkserver.jsonl"
-    refs = run_children("forkserver", tmp_path, path, 2)
+    refs = run_children(["forkserver"], tmp_path, path, 2)
     records = chaos.read_jsonl(path)
     settle(chaos.keys(records), workers.read_refs(refs))
     chaos.count(GROUP, inputs=2 * 12)

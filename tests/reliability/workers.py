@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from typing import Any
 
 import workloads
@@ -39,9 +40,25 @@ def make_handler(path: str, rotating: dict[str, int] | None) -> Any:
     return FileCallbackHandler(path, format="jsonl")
 
 
+def wait_for_gate(ref_path: str, gate: str | None) -> None:
+    """Say this child is ready (``<ref_path>.ready``), then wait until ``gate`` exists.
+
+    Children started by different methods (spawn takes a second or two to import) then all
+    write at the same moment, which is when lines could interleave.
+    """
+    if gate is None:
+        return
+    with open(ref_path + ".ready", "w", encoding="utf-8"):
+        pass
+    deadline = time.monotonic() + 120
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def write_traces(path: str, ref_path: str, *, threads: int = 2, per_thread: int = 3,
                  tasks: int = 6, rotating: dict[str, int] | None = None,
-                 handler: Any = None, quiet_flusher: bool = True) -> None:
+                 handler: Any = None, quiet_flusher: bool = True,
+                 gate: str | None = None) -> None:
     """Run ``threads`` x ``per_thread`` invokes and ``tasks`` astreams into one handler.
 
     Args:
@@ -50,11 +67,13 @@ def write_traces(path: str, ref_path: str, *, threads: int = 2, per_thread: int 
         rotating: RotatingFileCallbackHandler options (else a JSONL FileCallbackHandler).
         handler: A handler inherited from the parent (fork only) instead of a new one.
         quiet_flusher: See :func:`no_background_flush`.
+        gate: See :func:`wait_for_gate`.
     """
     if quiet_flusher:
         no_background_flush()
     if handler is None:
         handler = make_handler(path, rotating)
+    wait_for_gate(ref_path, gate)
     KEEP.append(handler)
     accepted: list[str] = []
     reference = CallbackHandler(accepted.append, JsonlFormatter(), processors=())
