@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import site
 import subprocess
 import sys
 import textwrap
@@ -126,11 +125,6 @@ def test_root_end_carries_trace_totals(tmp_path: Path) -> None:
         **workloads.RETRIEVER_USAGE, "calls": 1}}
 
 
-def _startup_hook_installed() -> bool:
-    dirs = [*site.getsitepackages(), site.getusersitepackages()]
-    return any(os.path.exists(os.path.join(d, "chainsink-startup.pth")) for d in dirs)
-
-
 APP = textwrap.dedent("""
     import sys
     from langchain_core.language_models import GenericFakeChatModel
@@ -146,7 +140,7 @@ APP = textwrap.dedent("""
 
 def test_chainsink_log_env_records_a_process(tmp_path: Path) -> None:
     """A subprocess that never imports chainsink, run with CHAINSINK_LOG, leaves a complete log."""
-    if not _startup_hook_installed():
+    if not hook_installed():
         if os.environ.get("CHAINSINK_STRICT"):
             pytest.fail("chainsink-startup.pth is not installed: pip install '.[dev]'")
         pytest.skip("editable install: the start-up hook needs a regular `pip install .`")
