@@ -15,6 +15,7 @@ import pytest
 import workloads
 
 import chainsink
+from chainsink.cli._run import hook_installed
 
 
 def records(path: Path) -> list[dict[str, Any]]:
