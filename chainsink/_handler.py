@@ -9,12 +9,14 @@ import asyncio
 import atexit
 import functools
 import os
+import re
 import signal
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -22,7 +24,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._report import Reporter
 from chainsink.formatters import Formatter, JsonlFormatter
-from chainsink.processors import default_processors
+from chainsink.processors import TokenRule, default_processors
 from chainsink.sinks import Sink, make_sink
 
 Processor = Callable[[Event], "Event | None"]
@@ -50,7 +52,7 @@ class _Run:
     """What a handler remembers about an open run, so ends can name their run."""
 
     __slots__ = ("depth", "metadata", "model", "name", "parent_run_id", "run_type", "started",
-                 "tags", "trace_id")
+                 "tags", "token_path", "trace_id")
 
     def __init__(self, parent_run_id: UUID | None, trace_id: UUID, depth: int, name: str,
                  run_type: str, tags: list[str], metadata: dict[str, Any],
@@ -64,6 +66,27 @@ class _Run:
         self.metadata = metadata
         self.model = model
         self.started = _clock()
+        #: How this handler writes the run's streamed tokens without building events
+        #: (see CallbackHandler._token_path); None until the first token.
+        self.token_path: _TokenPath | None = None
+
+
+class _TokenPath(NamedTuple):
+    """A run's shortcut for streamed tokens: every processor's :class:`TokenRule` combined,
+    the formatter's per-run line renderer and the sink's bytes writer.
+
+    A token that is a ``str`` of at most ``max_chars`` characters matched by none of
+    ``rejects`` would pass every processor unchanged, so ``write(line(ts, token))`` records
+    exactly what the full path would. ``max_chars`` is -1 when the run has no shortcut.
+    """
+
+    max_chars: int
+    rejects: tuple[re.Pattern[str], ...] = ()
+    line: Callable[[float, str], bytes] | None = None
+    write: Callable[[bytes], None] | None = None
+
+
+_NO_TOKEN_PATH = _TokenPath(-1)
 
 
 def _guarded(method: _F) -> _F:
@@ -484,14 +507,66 @@ class CallbackHandler(BaseCallbackHandler):
 
     # -- events inside a run ----------------------------------------------------------------
 
-    @_guarded
     def on_llm_new_token(self, token: str | list[str | dict[str, Any]], *, run_id: UUID,
                          parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Record one streamed token."""
-        if self._kinds is not None and "llm_new_token" not in self._kinds:
-            return  # the hottest callback: skip even the run lookup
-        self._emit("llm_new_token", run_id, self._open_run(run_id, parent_run_id, "llm"),
-                   {"token": token})
+        # the hottest callback: guarded inline, and a plain string token of a known run goes
+        # straight from the formatter's per-run renderer to the sink when every processor
+        # would pass it unchanged (see _token_path)
+        try:
+            if self._kinds is not None and "llm_new_token" not in self._kinds:
+                return
+            run = self._runs.get(run_id)
+            if run is not None:
+                path = run.token_path or self._token_path(run_id, run)
+                if type(token) is str and len(token) <= path.max_chars:
+                    for reject in path.rejects:
+                        if reject.search(token) is not None:
+                            break
+                    else:
+                        try:
+                            line = path.line(_now(), token)  # type: ignore[misc]
+                        except Exception:  # noqa: BLE001 - e.g. a lone surrogate: full path
+                            line = None
+                        if line is not None:
+                            path.write(line)  # type: ignore[misc]
+                            return
+            self._emit("llm_new_token", run_id, self._open_run(run_id, parent_run_id, "llm"),
+                       {"token": token})
+        except Exception as exc:
+            if self.raise_error:
+                raise
+            self._report(type(exc).__name__, exc, "on_llm_new_token")
+
+    def _token_path(self, run_id: UUID, run: _Run) -> _TokenPath:
+        """Build (once per run) the shortcut on_llm_new_token takes for the run's tokens.
+
+        It exists when the formatter renders tokens straight to bytes (``token_line``), the
+        sink takes bytes (``write_bytes``) and every processor states a :class:`TokenRule`
+        for the run; otherwise tokens take the full path, event by event.
+        """
+        path = _NO_TOKEN_PATH
+        line_for = getattr(self.formatter, "token_line", None)
+        write = getattr(self.sink, "write_bytes", None)
+        if line_for is not None and write is not None:
+            template = Event("llm_new_token", 0.0, run_id, run.parent_run_id, run.trace_id,
+                             run.depth, run.name, run.run_type, run.tags, run.metadata, {})
+            rules: list[TokenRule] = []
+            for process in self.processors:
+                rule_for = getattr(process, "token_rule", None)
+                rule = rule_for(template) if rule_for is not None else None
+                if rule is None:
+                    break
+                rules.append(rule)
+            else:
+                line = line_for(template)
+                if line is not None:
+                    path = _TokenPath(
+                        min((rule.max_chars for rule in rules), default=sys.maxsize),
+                        tuple(rule.reject for rule in rules if rule.reject is not None),
+                        line, write)
+        run.token_path = path
+        return path
 
     @_guarded
     def on_agent_action(self, action: Any, *, run_id: UUID, parent_run_id: UUID | None = None,

@@ -63,9 +63,12 @@ def _default(obj: Any) -> Any:
 
 def _message(msg: BaseMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"type": msg.type, "content": msg.content}
+    # pydantic keeps fields in __dict__; getattr of a field a message type lacks would go
+    # through pydantic's slow __getattr__ and an AttributeError
+    fields = getattr(msg, "__dict__", None) or {}
     for key in ("name", "id", "tool_call_id", "tool_calls", "invalid_tool_calls",
                 "usage_metadata", "additional_kwargs", "response_metadata"):
-        value = getattr(msg, key, None)
+        value = fields.get(key)
         if value:
             out[key] = value
     return out

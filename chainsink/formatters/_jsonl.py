@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from chainsink._event import END_KINDS, ERROR_KINDS, EVENT_KINDS, SCHEMA_VERSION, Event, rfc3339
 from chainsink._jsonable import dumps
+from chainsink.processors._scan import payload_blob
 
 _CLOSING = END_KINDS | ERROR_KINDS
 _HEAD = {kind: f'{{"v":{SCHEMA_VERSION},"ts":"%s","event":"{kind}",' for kind in EVENT_KINDS}
@@ -66,6 +68,23 @@ class JsonlFormatter:
     def __init__(self) -> None:
         self._prefixes: dict[int, tuple[Any, ...]] = {}
 
+    def token_line(self, event: Event) -> Callable[[float, str], bytes]:
+        """A fast renderer for the streamed tokens of ``event``'s run.
+
+        Returns ``line(ts, token)``: the UTF-8 line :meth:`__call__` would render for an
+        ``llm_new_token`` event of that run at ``ts`` carrying the string ``token``. Handlers
+        use it to skip building an event per token; it raises for a token orjson refuses
+        (a lone surrogate), which then takes the full path.
+        """
+        run = dumps(_run_fields(event)).decode("utf-8")[1:-1].replace("%", "%%")
+        template = (_HEAD["llm_new_token"] + run + ',"token":%s}\n').encode("utf-8")
+        encode = orjson.dumps
+
+        def line(ts: float, token: str) -> bytes:
+            return template % (rfc3339(ts).encode(), encode(token))
+
+        return line
+
     def __call__(self, event: Event) -> str:
         """Return ``event`` as a JSON line ending in ``\\n``."""
         head = _HEAD.get(event.event)
@@ -87,7 +106,7 @@ class JsonlFormatter:
             prefixes[run] = cached
         if event.event in _CLOSING:
             prefixes.pop(run, None)
-        body = dumps(event.data).decode("utf-8")
+        body = payload_blob(event).decode("utf-8")
         tail = "}" if body == "{}" else "," + body[1:]
         prefix: str = cached[7]
         return (head % rfc3339(event.ts)) + prefix + tail + "\n"

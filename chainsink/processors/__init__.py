@@ -8,6 +8,7 @@ sink. Every handler runs :func:`default_processors` (redaction, then truncation)
 from __future__ import annotations
 
 from chainsink.processors._redact import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
+from chainsink.processors._scan import TokenRule
 from chainsink.processors._truncate import Truncator
 
 
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_KEYS",
     "DEFAULT_PATTERNS",
     "Redactor",
+    "TokenRule",
     "Truncator",
     "default_processors",
 ]

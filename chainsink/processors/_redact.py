@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from chainsink._event import Event
-from chainsink._jsonable import dumps, to_jsonable
-from chainsink.processors._scan import RunVerdicts, payload_blob
+from chainsink._jsonable import to_jsonable
+from chainsink.processors._scan import RunVerdicts, TokenRule, payload_blob
 
 MASK = "***"
 
@@ -27,6 +28,10 @@ DEFAULT_PATTERNS = (
 
 # token counts are not secrets: total_tokens, input_token_details, max_tokens, ...
 _NOT_SECRET = re.compile(r"tokens|token_(?:count|details|usage|type)|_token_details", re.I)
+
+#: Key verdicts remembered at most (keys repeat across events: usage, metadata, messages).
+_MAX_KEY_VERDICTS = 4096
+
 
 class Redactor:
     """A processor that masks secrets in an event's payload, tags and metadata.
@@ -62,22 +67,36 @@ class Redactor:
         self._key_re = re.compile("|".join(re.escape(k) for k in self.keys), re.I)
         self._key_words = tuple(k.encode() for k in self.keys)
         self._json_key = re.compile(rb'"((?>[^"\\]+|\\.)*)"\s*:')  # atomic: no backtracking
+        self._key_verdicts: dict[bytes, bool] = {}  # JSON key -> is it a secret key?
         self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
                          if hide_inputs else set())
                         | ({"outputs", "return_values", "log", "token"}
                            if hide_outputs else set()))
-        self._run_has_secret = RunVerdicts(
-            lambda tags, metadata: self._has_secret(dumps((tags, metadata))))
+        self._run_has_secret = RunVerdicts(self._has_secret)
 
     def _secret_key(self, key: str) -> bool:
         return bool(self._key_re.search(key)) and not _NOT_SECRET.search(key)
 
-    def _has_secret(self, blob: bytes) -> bool:
-        """Whether serialized JSON holds a secret-looking value or a value under a secret key."""
+    def _has_secret(self, blob: bytes, own_first_key: bool = False) -> bool:
+        """Whether serialized JSON holds a secret-looking value or a value under a secret key.
+
+        ``own_first_key``: the blob's first key is chainsink's own (a token event's
+        ``"token"``), not a payload's.
+        """
         low = blob.lower()
         if any(word in low for word in self._key_words):
-            for match in self._json_key.finditer(blob):
-                if self._secret_key(match.group(1).decode("utf-8", "replace")):
+            keys = self._json_key.findall(blob)
+            if own_first_key and keys and keys[0] == b"token":
+                del keys[0]
+            verdicts = self._key_verdicts
+            for key in keys:
+                secret = verdicts.get(key)
+                if secret is None:
+                    if len(verdicts) >= _MAX_KEY_VERDICTS:
+                        verdicts.clear()
+                    secret = self._secret_key(key.decode("utf-8", "replace"))
+                    verdicts[key] = secret
+                if secret:
                     return True
         return self._values_bytes.search(blob) is not None
 
@@ -90,7 +109,18 @@ class Redactor:
             token = event.data.get("token")
             if isinstance(token, str):  # the hottest event: a bare value, no keys to check
                 return self._values.search(token) is not None
+            return self._has_secret(payload_blob(event), own_first_key=True)
         return bool(event.data) and self._has_secret(payload_blob(event))
+
+    def token_rule(self, event: Event) -> TokenRule | None:
+        """Tokens of ``event``'s run pass unchanged unless they match a secret pattern.
+
+        None (every token is checked in full) with ``mask``, ``hide_outputs``, or secrets in
+        the run's tags or metadata.
+        """
+        if self.mask is not None or "token" in self._hidden or self._run_has_secret(event):
+            return None
+        return TokenRule(sys.maxsize, self._values)
 
     def __call__(self, event: Event) -> Event:
         """Return ``event``, or a copy with its secrets masked."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._jsonable import dumps
@@ -15,17 +17,43 @@ _MAX_RUNS = 10_000
 
 
 def payload_blob(event: Event) -> bytes:
-    """The values of the event's ``data`` as JSON bytes, computed once per event per thread.
+    """The event's ``data`` as JSON bytes, serialized once per event per thread.
 
-    The top-level keys are chainsink's own schema fields, so they are left out; processors
-    decide from this blob, in C-speed scans, whether an event needs their slow path.
+    Processors decide from this blob, in C-speed scans, whether an event needs their slow
+    path, and the JSONL formatter writes it as the record's own fields: an event that passes
+    the processors unchanged is serialized once.
     """
     cached = getattr(_local, "last", None)
     if cached is not None and cached[0] is event:
         blob: bytes = cached[1]
         return blob
-    blob = dumps(list(event.data.values())) if event.data else b"[]"
+    blob = dumps(event.data)
     _local.last = (event, blob)
+    return blob
+
+
+class TokenRule(NamedTuple):
+    """How a processor treats the streamed tokens of one run, so handlers can skip calling it.
+
+    A token passes through the processor unchanged when it is a ``str`` of at most
+    ``max_chars`` characters that ``reject`` (if set) does not match; any other token must
+    go through the processor's ``__call__``. Processors offer a rule with a
+    ``token_rule(event)`` method (``event`` being a token event of the run, with empty
+    ``data``), or ``None`` when every token of that run needs them.
+    """
+
+    max_chars: int
+    reject: re.Pattern[str] | None = None
+
+
+def run_blob(tags: Any, metadata: Any) -> bytes:
+    """A run's ``[tags, metadata]`` as JSON bytes, serialized once per run per thread."""
+    cached = getattr(_local, "run", None)
+    if cached is not None and cached[0] is tags and cached[1] is metadata:
+        blob: bytes = cached[2]
+        return blob
+    blob = dumps((tags, metadata)) if tags or metadata else b"[[],{}]"
+    _local.run = (tags, metadata, blob)
     return blob
 
 
@@ -33,10 +61,11 @@ class RunVerdicts:
     """Remembers a yes/no about a run's tags and metadata, which are the same for all its events.
 
     Args:
-        decide: Computes the verdict from ``(tags, metadata)`` the first time a run is seen.
+        decide: Computes the verdict from the run's :func:`run_blob` the first time a run is
+            seen.
     """
 
-    def __init__(self, decide: Any) -> None:
+    def __init__(self, decide: Callable[[bytes], bool]) -> None:
         self._decide = decide
         # keyed by the run id's int (hashed in C); the objects are held, so identity is reliable
         self._runs: dict[int, tuple[Any, Any, bool]] = {}
@@ -48,7 +77,8 @@ class RunVerdicts:
         if found is None or found[0] is not event.tags or found[1] is not event.metadata:
             if len(self._runs) >= _MAX_RUNS:
                 self._runs.clear()
-            found = (event.tags, event.metadata, bool(self._decide(event.tags, event.metadata)))
+            verdict = bool(self._decide(run_blob(event.tags, event.metadata)))
+            found = (event.tags, event.metadata, verdict)
             self._runs[run] = found
         if event.event in _CLOSING:
             self._runs.pop(run, None)

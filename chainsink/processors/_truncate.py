@@ -6,7 +6,7 @@ from typing import Any
 
 from chainsink._event import Event
 from chainsink._jsonable import dumps, to_jsonable
-from chainsink.processors._scan import RunVerdicts, payload_blob
+from chainsink.processors._scan import RunVerdicts, TokenRule, payload_blob
 
 
 class Truncator:
@@ -36,13 +36,23 @@ class Truncator:
         self.max_chars = max_chars
         self.max_items = max_items
         self.max_record_bytes = max_record_bytes
-        self._run_too_big = RunVerdicts(
-            lambda tags, metadata: not self._small(dumps((tags, metadata))))
+        self._run_too_big = RunVerdicts(lambda blob: not self._small(blob))
 
     def _small(self, blob: bytes) -> bool:
         # JSON is at least as long as any string in it, and every extra item costs a comma
         return (len(blob) <= min(self.max_chars, self.max_record_bytes)
                 and blob.count(b",") < self.max_items)
+
+    def token_rule(self, event: Event) -> TokenRule | None:
+        """Tokens of ``event``'s run pass unchanged up to ``max_chars`` characters.
+
+        None (every token is checked in full) when the run's name, type, tags or metadata
+        are themselves too big.
+        """
+        if (len(event.name) > self.max_chars or len(event.run_type) > self.max_chars
+                or self._run_too_big(event)):
+            return None
+        return TokenRule(self.max_chars)
 
     def __call__(self, event: Event) -> Event:
         """Return ``event``, or a copy with oversized values cut."""

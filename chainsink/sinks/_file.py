@@ -75,10 +75,17 @@ class FileSink(Sink):
 
     def write(self, text: str, event: Any = None) -> None:
         """Queue ``text`` to be appended; returns without doing I/O (unless far behind)."""
+        self.write_bytes(text.encode("utf-8", "backslashreplace"))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Queue one record already encoded as UTF-8 (what :meth:`write` does after encoding).
+
+        Handlers use it for records a formatter renders straight to bytes, such as streamed
+        tokens in JSONL.
+        """
         if self._closed:
             self._report("write after close", "the record was dropped")
             return
-        data = text.encode("utf-8", "backslashreplace")
         behind = self._pending_bytes >= MAX_PENDING_BYTES
         in_loop = behind and asyncio._get_running_loop() is not None  # noqa: SLF001 - C-level
         if behind and (self._failing or (
