@@ -352,27 +352,39 @@ def _detailed_stdout(_: Path) -> chainsink.StdOutCallbackHandler:
             os.environ["FORCE_COLOR"] = old
 
 
-@contextlib.contextmanager
-def _loguru(d: Path) -> Iterator[list[Any]]:
-    from loguru import logger
+def _loguru(level: str) -> Opener:
+    @contextlib.contextmanager
+    def opener(d: Path) -> Iterator[list[Any]]:
+        from loguru import logger
 
-    sink_id = logger.add(str(d / "loguru.log"), level="TRACE")  # every event, tokens included
-    handler = chainsink.LoguruCallbackHandler()
-    try:
-        yield [handler]
-    finally:
-        handler.close()
-        logger.remove(sink_id)
+        sink_id = logger.add(str(d / "loguru.log"), level=level)  # TRACE: tokens included
+        handler = chainsink.LoguruCallbackHandler()
+        try:
+            yield [handler]
+        finally:
+            handler.close()
+            logger.remove(sink_id)
 
-
-def _structlog(_: Path) -> chainsink.StructlogCallbackHandler:
-    import structlog
-
-    return chainsink.StructlogCallbackHandler(structlog.get_logger("chainsink"))
+    return opener
 
 
-def _logging(_: Path) -> chainsink.LoggingCallbackHandler:
-    return chainsink.LoggingCallbackHandler(logging.getLogger("bench.chainsink"))
+def _structlog(level: int) -> Callable[[Path], chainsink.StructlogCallbackHandler]:
+    def make(_: Path) -> chainsink.StructlogCallbackHandler:
+        import structlog
+
+        logger = structlog.wrap_logger(
+            structlog.PrintLogger(_DEVNULL[0]),
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            processors=[structlog.processors.add_log_level,
+                        structlog.processors.TimeStamper(fmt="iso"),
+                        structlog.processors.JSONRenderer()])
+        return chainsink.StructlogCallbackHandler(logger)
+
+    return make
+
+
+def _logging(name: str) -> Callable[[Path], chainsink.LoggingCallbackHandler]:
+    return lambda _: chainsink.LoggingCallbackHandler(logging.getLogger(name))
 
 
 @contextlib.contextmanager
@@ -384,7 +396,7 @@ def _capture(d: Path) -> Iterator[list[Any]]:
 #: Candidates whose output lands in the block's directory (checked for being non-empty).
 WRITES_FILES = frozenset({"ref_json_dumps", "ref_orjson_min", "ref_fastpath_jsonl", "lc_file",
                           "cs_file_text", "cs_file_ansi", "cs_file_jsonl", "cs_rotating",
-                          "cs_loguru", "cs_capture", "cs_file_jsonl_noproc"})
+                          "cs_loguru", "cs_capture", "cs_file_jsonl_noproc", "cs_loguru_trace"})
 
 
 def candidates() -> list[Candidate]:
@@ -422,12 +434,19 @@ def candidates() -> list[Candidate]:
         Candidate("cs_rotating", "chainsink", "RotatingFileCallbackHandler(jsonl, 8 MiB x 3)",
                   _closing(lambda d: chainsink.RotatingFileCallbackHandler(
                       d / "rot.jsonl", max_bytes=8 << 20, backup_count=3))),
-        Candidate("cs_loguru", "chainsink", "LoguruCallbackHandler -> loguru file sink (TRACE)",
-                  _loguru),
+        Candidate("cs_loguru", "chainsink", "LoguruCallbackHandler -> loguru file sink (INFO)",
+                  _loguru("INFO")),
         Candidate("cs_structlog", "chainsink", "StructlogCallbackHandler -> JSONRenderer -> "
-                  "devnull", _closing(_structlog)),
-        Candidate("cs_logging", "chainsink", "LoggingCallbackHandler -> StreamHandler(devnull)",
-                  _closing(_logging)),
+                  "devnull (INFO)", _closing(_structlog(logging.INFO))),
+        Candidate("cs_logging", "chainsink", "LoggingCallbackHandler -> StreamHandler(devnull) "
+                  "(INFO)", _closing(_logging("bench.chainsink"))),
+        Candidate("cs_loguru_trace", "diagnostic", "LoguruCallbackHandler, loguru sink at TRACE: "
+                  "every streamed token logged too", _loguru("TRACE")),
+        Candidate("cs_structlog_debug", "diagnostic", "StructlogCallbackHandler, filtering at "
+                  "DEBUG: every streamed token logged too",
+                  _closing(_structlog(logging.DEBUG))),
+        Candidate("cs_logging_debug", "diagnostic", "LoggingCallbackHandler, logger at DEBUG: "
+                  "every streamed token logged too", _closing(_logging("bench.chainsink.debug"))),
     ]
     if hasattr(chainsink, "capture"):
         found.append(Candidate("cs_capture", "chainsink", "with chainsink.capture(path): "
@@ -445,29 +464,28 @@ def candidates() -> list[Candidate]:
 # --------------------------------------------------------------------------------------------
 
 
+_DEVNULL: list[Any] = [None]
+
+
 def configure_loggers(devnull: Any) -> None:
-    """Point loguru, structlog and stdlib logging at files/devnull, recording every level."""
+    """Point loguru, structlog and stdlib logging at files/devnull.
+
+    The chainsink logger candidates log at INFO, as a service does; their ``*_trace`` /
+    ``*_debug`` diagnostics accept the level streamed tokens log at, so every token is a record.
+    """
     from loguru import logger
 
     logger.remove()  # the default stderr sink; candidates add their own file sink
-
-    import structlog
-
-    structlog.configure(
-        processors=[structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.processors.JSONRenderer()],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=devnull),
-        cache_logger_on_first_use=True,
-    )
-    stdlib = logging.getLogger("bench.chainsink")
-    stdlib.handlers.clear()
-    stream = logging.StreamHandler(devnull)
-    stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    stdlib.addHandler(stream)
-    stdlib.setLevel(logging.DEBUG)  # streamed tokens log at DEBUG: record them too
-    stdlib.propagate = False
+    _DEVNULL[0] = devnull
+    for name, level in (("bench.chainsink", logging.INFO),
+                        ("bench.chainsink.debug", logging.DEBUG)):
+        stdlib = logging.getLogger(name)
+        stdlib.handlers.clear()
+        stream = logging.StreamHandler(devnull)
+        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        stdlib.addHandler(stream)
+        stdlib.setLevel(level)
+        stdlib.propagate = False
 
 
 # --------------------------------------------------------------------------------------------

@@ -236,6 +236,8 @@ class CallbackHandler(BaseCallbackHandler):
             for switch, silenced in _IGNORE_SWITCHES.items():
                 if self._kinds.isdisjoint(silenced):
                     setattr(self, switch, True)
+        # a sink may say which kinds it takes right now (a logger at INFO takes no tokens)
+        self._accepts: Callable[[str], bool] | None = getattr(self.sink, "accepts", None)
         self._runs: dict[UUID, _Run] = {}
         self._trace_runs: dict[UUID, list[UUID]] = {}
         self._trace_usage: dict[UUID, dict[str, dict[str, int]]] = {}
@@ -311,7 +313,8 @@ class CallbackHandler(BaseCallbackHandler):
         return run, round((_clock() - run.started) * 1000.0, 3)
 
     def _emit(self, kind: str, run_id: UUID, run: _Run, data: dict[str, Any]) -> None:
-        if self._kinds is not None and kind not in self._kinds:
+        if (self._kinds is not None and kind not in self._kinds) or (
+                self._accepts is not None and not self._accepts(kind)):
             if kind in _CLOSING and run_id == run.trace_id:
                 self._flush_trace()
             return
@@ -514,7 +517,8 @@ class CallbackHandler(BaseCallbackHandler):
         # straight from the formatter's per-run renderer to the sink when every processor
         # would pass it unchanged (see _token_path)
         try:
-            if self._kinds is not None and "llm_new_token" not in self._kinds:
+            if (self._kinds is not None and "llm_new_token" not in self._kinds) or (
+                    self._accepts is not None and not self._accepts("llm_new_token")):
                 return
             run = self._runs.get(run_id)
             if run is not None:

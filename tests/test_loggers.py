@@ -18,6 +18,7 @@ from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from loguru import logger as loguru_logger
 
 from chainsink import (
+    Event,
     LoggingCallbackHandler,
     LoguruCallbackHandler,
     StructlogCallbackHandler,
@@ -173,6 +174,63 @@ def test_stdlib_tokens_only_when_debug_enabled() -> None:
         assert "DEBUG llm_new_token token" in out.getvalue()
     finally:
         logger.handlers.clear()
+
+
+def _token_spy() -> tuple[list[str], Callable[[Event], Event]]:
+    seen: list[str] = []
+
+    def spy(event: Event) -> Event:
+        if event.event == "llm_new_token":
+            seen.append(event.data["token"])
+        return event
+
+    return seen, spy
+
+
+def test_loggers_build_no_token_event_below_their_level(tmp_path: Path) -> None:
+    """At INFO, loguru, structlog and stdlib handlers skip tokens before building an event;
+    once the logger takes its token level (TRACE/DEBUG), every token is logged."""
+    loguru_path = tmp_path / "loguru.log"
+    out = io.StringIO()
+    stdlib = logging.getLogger("test.chainsink.skip")
+    stdlib.propagate = False
+    stream = logging.StreamHandler(out)
+    stream.setFormatter(logging.Formatter("%(levelname)s %(event)s"))
+    stdlib.addHandler(stream)
+    structlog_out = io.StringIO()
+    quiet: dict[str, str] = {}
+    try:
+        for verbose in (False, True):
+            loguru_logger.remove()
+            sink_id = loguru_logger.add(loguru_path, level="TRACE" if verbose else "INFO",
+                                        format="{level} {extra[event]} {message}")
+            stdlib.setLevel(logging.DEBUG if verbose else logging.INFO)
+            struct = structlog.wrap_logger(
+                structlog.PrintLogger(structlog_out),
+                wrapper_class=structlog.make_filtering_bound_logger(
+                    logging.DEBUG if verbose else logging.INFO),
+                processors=[structlog.processors.JSONRenderer()])
+            spies = [_token_spy() for _ in range(3)]
+            handlers = [
+                LoguruCallbackHandler(processors=[spies[0][1]]),
+                StructlogCallbackHandler(struct, processors=[spies[1][1]]),
+                LoggingCallbackHandler(stdlib, processors=[spies[2][1]]),
+            ]
+            answer = workloads.stream_lcel(handlers)
+            loguru_logger.remove(sink_id)
+            for seen, _ in spies:
+                assert ("".join(seen) == answer) if verbose else seen == []
+            logged = {"loguru": loguru_path.read_text(), "structlog": structlog_out.getvalue(),
+                      "stdlib": out.getvalue()}
+            if not verbose:
+                quiet = logged
+                assert all("chain_start" in text for text in logged.values())
+                assert not any("llm_new_token" in text for text in logged.values())
+        for name, text in logged.items():  # what the verbose pass added
+            assert "llm_new_token" in text[len(quiet[name]):], name
+    finally:
+        stdlib.handlers.clear()
+        loguru_logger.remove()
 
 
 def test_bad_levels_fail_at_construction() -> None:

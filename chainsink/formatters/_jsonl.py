@@ -8,8 +8,7 @@ from typing import Any
 import orjson
 
 from chainsink._event import END_KINDS, ERROR_KINDS, EVENT_KINDS, SCHEMA_VERSION, Event, rfc3339
-from chainsink._jsonable import dumps
-from chainsink.processors._scan import payload_blob
+from chainsink._jsonable import data_json, dumps
 
 _CLOSING = END_KINDS | ERROR_KINDS
 _HEAD = {kind: f'{{"v":{SCHEMA_VERSION},"ts":"%s","event":"{kind}",' for kind in EVENT_KINDS}
@@ -106,7 +105,7 @@ class JsonlFormatter:
             prefixes[run] = cached
         if event.event in _CLOSING:
             prefixes.pop(run, None)
-        body = payload_blob(event).decode("utf-8")
+        body = data_json(event).decode("utf-8")
         tail = "}" if body == "{}" else "," + body[1:]
         prefix: str = cached[7]
         return (head % rfc3339(event.ts)) + prefix + tail + "\n"

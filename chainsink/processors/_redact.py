@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chainsink._event import Event
-from chainsink._jsonable import to_jsonable
-from chainsink.processors._scan import RunVerdicts, TokenRule, payload_blob
+from chainsink._jsonable import data_json, to_jsonable
+from chainsink.processors._scan import RunVerdicts, TokenRule
 
 MASK = "***"
 
@@ -25,6 +25,10 @@ DEFAULT_PATTERNS = (
     r"\bgh[pousr]_[A-Za-z0-9]{20,}\b",  # GitHub tokens
     r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",  # JWTs
 )
+
+#: Shorter substrings standing for several key names in the quick pre-check.
+_ANCHORS = {"api_key": "api", "apikey": "api", "api-key": "api", "password": "passw",
+            "passwd": "passw"}
 
 # token counts are not secrets: total_tokens, input_token_details, max_tokens, ...
 _NOT_SECRET = re.compile(r"tokens|token_(?:count|details|usage|type)|_token_details", re.I)
@@ -65,7 +69,8 @@ class Redactor:
         self._values = re.compile("|".join(f"(?:{p})" for p in self.patterns))
         self._values_bytes = re.compile(self._values.pattern.encode())
         self._key_re = re.compile("|".join(re.escape(k) for k in self.keys), re.I)
-        self._key_words = tuple(k.encode() for k in self.keys)
+        # what a blob must contain for a key check to be worth it: fewer, shorter words
+        self._key_words = tuple(dict.fromkeys(_ANCHORS.get(k, k).encode() for k in self.keys))
         self._json_key = re.compile(rb'"((?>[^"\\]+|\\.)*)"\s*:')  # atomic: no backtracking
         self._key_verdicts: dict[bytes, bool] = {}  # JSON key -> is it a secret key?
         self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
@@ -109,8 +114,8 @@ class Redactor:
             token = event.data.get("token")
             if isinstance(token, str):  # the hottest event: a bare value, no keys to check
                 return self._values.search(token) is not None
-            return self._has_secret(payload_blob(event), own_first_key=True)
-        return bool(event.data) and self._has_secret(payload_blob(event))
+            return self._has_secret(data_json(event), own_first_key=True)
+        return bool(event.data) and self._has_secret(data_json(event))
 
     def token_rule(self, event: Event) -> TokenRule | None:
         """Tokens of ``event``'s run pass unchanged unless they match a secret pattern.

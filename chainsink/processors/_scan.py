@@ -16,22 +16,6 @@ _CLOSING = END_KINDS | ERROR_KINDS
 _MAX_RUNS = 10_000
 
 
-def payload_blob(event: Event) -> bytes:
-    """The event's ``data`` as JSON bytes, serialized once per event per thread.
-
-    Processors decide from this blob, in C-speed scans, whether an event needs their slow
-    path, and the JSONL formatter writes it as the record's own fields: an event that passes
-    the processors unchanged is serialized once.
-    """
-    cached = getattr(_local, "last", None)
-    if cached is not None and cached[0] is event:
-        blob: bytes = cached[1]
-        return blob
-    blob = dumps(event.data)
-    _local.last = (event, blob)
-    return blob
-
-
 class TokenRule(NamedTuple):
     """How a processor treats the streamed tokens of one run, so handlers can skip calling it.
 

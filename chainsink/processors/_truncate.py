@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chainsink._event import Event
-from chainsink._jsonable import dumps, to_jsonable
-from chainsink.processors._scan import RunVerdicts, TokenRule, payload_blob
+from chainsink._jsonable import data_json, dumps, to_jsonable
+from chainsink.processors._scan import RunVerdicts, TokenRule
 
 
 class Truncator:
@@ -63,7 +63,7 @@ class Truncator:
             if isinstance(token, str) and len(token) <= self.max_chars and \
                     not self._run_too_big(event):
                 return event
-        elif self._small(payload_blob(event)) and not self._run_too_big(event):
+        elif self._small(data_json(event)) and not self._run_too_big(event):
             return event
         payload = to_jsonable({"tags": event.tags, "metadata": event.metadata,
                                "data": event.data})

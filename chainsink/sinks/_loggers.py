@@ -34,14 +34,22 @@ def _optional(name: str) -> Any:
         raise ImportError(f"this handler needs {name}: pip install 'chainsink[{name}]'") from exc
 
 
-def _level_kind(event: Any) -> str:
-    """``error``, ``token`` or ``normal``: which of the sink's levels an event logs at."""
-    kind = getattr(event, "event", "")
+def _level_of(kind: str) -> str:
+    """``error``, ``token`` or ``normal``: which of the sink's levels an event kind logs at."""
     if kind in ERROR_KINDS:
         return "error"
     if kind == "llm_new_token":
         return "token"
     return "normal"
+
+
+def _level_kind(event: Any) -> str:
+    """:func:`_level_of` the event's kind."""
+    return _level_of(getattr(event, "event", ""))
+
+
+_STDLIB_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                  "error": logging.ERROR, "critical": logging.CRITICAL}
 
 
 def stdlib_extra(record: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +88,10 @@ class LoggingSink(Sink):
             raise ValueError(f"unknown logging level {level!r}")
         self._levels = {"normal": resolved, "error": logging.ERROR, "token": logging.DEBUG}
 
+    def accepts(self, kind: str) -> bool:
+        """Whether the logger would log an event of ``kind`` now (handlers skip the rest)."""
+        return self.logger.isEnabledFor(self._levels[_level_of(kind)])
+
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` with the event's fields as LogRecord attributes."""
         level = self._levels[_level_kind(event)]
@@ -116,12 +128,15 @@ class LoguruSink(Sink):
         self._numbers = {kind: name if isinstance(name, int) else logger.level(name).no
                          for kind, name in self._levels.items()}
 
+    def accepts(self, kind: str) -> bool:
+        """Whether any of loguru's handlers takes an event of ``kind`` (its lowest level)."""
+        floor = getattr(getattr(self.logger, "_core", None), "min_level", None)
+        return not isinstance(floor, int) or self._numbers[_level_of(kind)] >= floor
+
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` with the event's fields in ``extra``."""
         kind = _level_kind(event)
-        # loguru keeps the lowest level any of its handlers accepts; below it, nothing is kept
-        floor = getattr(getattr(self.logger, "_core", None), "min_level", None)
-        if isinstance(floor, int) and self._numbers[kind] < floor:
+        if not self.accepts(getattr(event, "event", "")):
             return
         fields = json_record(event) if isinstance(event, Event) else {}
         self.logger.bind(**fields).opt(depth=1).log(self._levels[kind], clean_text(text))
@@ -158,6 +173,13 @@ class StructlogSink(Sink):
             logger = _optional("structlog").get_logger("chainsink")
         self.logger = logger
         self._levels = {"normal": level, "error": "error", "token": "debug"}
+
+    def accepts(self, kind: str) -> bool:
+        """Whether the logger logs an event of ``kind`` (filtering loggers say; others do)."""
+        enabled = getattr(self.logger, "is_enabled_for", None)
+        if enabled is None:
+            return True
+        return bool(enabled(_STDLIB_LEVELS[self._levels[_level_of(kind)]]))
 
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` as structlog's event, with the record's fields as key-values."""
