@@ -6,14 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 from chainsink._event import Event
-from chainsink._jsonable import dumps
+from chainsink.formatters._payload import (
+    generation_lines,
+    get,
+    message_lines,
+    show,
+    tool_output,
+)
 from chainsink.formatters._styles import ANSI, LANGCHAIN_COLORS, PLAIN, Styles, strip_ansi
 
 STYLES = ("classic", "detailed", "line")
 LIKE = ("stdout", "file")
 
-#: How much of one value the detailed console shows before cutting it.
-DETAIL_LIMIT = 2000
 #: How much of an inner chain step's inputs or outputs it shows, on one line.
 NESTED_LIMIT = 200
 #: What LangChain passes as a streamed chain's inputs before it knows them.
@@ -136,14 +140,6 @@ _CLASSIC: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
 # -- detailed -----------------------------------------------------------------------------------
 
 
-def _show(value: Any, limit: int = DETAIL_LIMIT) -> str:
-    """A value as one readable string: strings as they are, anything else as compact JSON."""
-    text = value if isinstance(value, str) else dumps(value).decode("utf-8", "replace")
-    if len(text) > limit:
-        text = f"{text[:limit]}... [{len(text) - limit} more chars]"
-    return text
-
-
 def _io(e: Event, label: str, value: Any) -> list[str]:
     """A chain's inputs or outputs: in full at the root, one short line for inner steps."""
     if value is None or value in ({}, _PLACEHOLDER):
@@ -151,8 +147,8 @@ def _io(e: Event, label: str, value: Any) -> list[str]:
     if value == "":
         return [f'{label}: ""']
     if e.depth == 0:
-        return [f"{label}: {_show(value)}"]
-    text = _show(value, NESTED_LIMIT).replace("\r", "\\r").replace("\n", "\\n")
+        return [f"{label}: {show(value)}"]
+    text = show(value, NESTED_LIMIT).replace("\r", "\\r").replace("\n", "\\n")
     return [f"{label}: {text}"]
 
 
@@ -167,42 +163,6 @@ def _took(s: Styles, e: Event) -> str:
     return "" if ms is None else f" {s.dim}({ms:.1f} ms){s.reset}"
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """An attribute of a LangChain object, or the same key of its JSON form (read from a log)."""
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-def _message_lines(messages: Any) -> str:
-    if not isinstance(messages, (list, tuple)):  # a log can hold anything here
-        return _show(messages)
-    lines = []
-    for batch in messages:
-        for msg in batch if isinstance(batch, (list, tuple)) else (batch,):
-            role = _get(msg, "type")
-            content = _get(msg, "content", msg)
-            line = f"[{role}] {_show(content)}" if role else _show(content)
-            calls = _get(msg, "tool_calls")
-            if calls:
-                line += " " + _show({"tool_calls": calls})
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def _generation_lines(response: Any) -> str:
-    lines = []
-    batches = _get(response, "generations")
-    for batch in batches if isinstance(batches, (list, tuple)) else ():
-        for gen in batch if isinstance(batch, (list, tuple)) else (batch,):
-            message = _get(gen, "message")
-            if message is not None:
-                lines.append(_message_lines([[message]]))
-            else:
-                lines.append(_show(_get(gen, "text", gen)))
-    return "\n".join(lines)
-
-
 Part = tuple[str, str]
 """A detailed rendering: a one-line head (styled) and a body of plain lines (may be empty)."""
 
@@ -215,14 +175,14 @@ def _detailed_start(f: ConsoleFormatter, e: Event) -> Part:
         return f"{s.bold}> Entering new {e.name} {_kind_word(e)}...{s.reset}", "\n".join(inputs)
     if kind == "chat_model_start":
         return (f"{s.bold}> Chat model {e.name} started{s.reset}",
-                _message_lines(e.data.get("messages")))
+                message_lines(e.data.get("messages")))
     if kind == "llm_start":
         return (f"{s.bold}> LLM {e.name} started{s.reset}",
-                "\n".join(_show(p) for p in e.data.get("prompts") or ()))
+                "\n".join(show(p) for p in e.data.get("prompts") or ()))
     if kind == "tool_start":
         return (f"{s.bold}> Tool {e.name} started{s.reset}",
-                "input: " + _show(e.data.get("input_str")))
-    return f"{s.bold}> Retriever {e.name} started{s.reset}", "query: " + _show(e.data.get("query"))
+                "input: " + show(e.data.get("input_str")))
+    return f"{s.bold}> Retriever {e.name} started{s.reset}", "query: " + show(e.data.get("query"))
 
 
 def _kind_word(e: Event) -> str:
@@ -237,9 +197,9 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
         # a streamed chain's inputs arrive with its end
         lines = _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", e.data.get("outputs"))
         for model, use in (e.data.get("usage_by_model") or {}).items():
-            lines.append(f"tokens [{model}]: {_get(use, 'input_tokens')} in, "
-                         f"{_get(use, 'output_tokens')} out, {_get(use, 'total_tokens')} total "
-                         f"in {_get(use, 'calls')} calls")
+            lines.append(f"tokens [{model}]: {get(use, 'input_tokens')} in, "
+                         f"{get(use, 'output_tokens')} out, {get(use, 'total_tokens')} total "
+                         f"in {get(use, 'calls')} calls")
         return f"{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}", "\n".join(lines)
     if kind == "llm_end":
         usage = e.data.get("usage")
@@ -250,23 +210,18 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
                       f" {usage.get('output_tokens', 0)} out,"
                       f" {usage.get('total_tokens', 0)} total")
         return (f"{s.bold}> {e.name} finished{s.reset}{took}{extra}",
-                _generation_lines(e.data.get("outputs")))
+                generation_lines(e.data.get("outputs")))
     if kind == "tool_end":
         return (f"{s.bold}> Tool {e.name} finished{s.reset}{took}",
-                "output: " + _show(_tool_output(e.data.get("outputs"))))
-    docs = _get(e.data.get("outputs") or {}, "documents") or []
+                "output: " + show(tool_output(e.data.get("outputs"))))
+    docs = get(e.data.get("outputs") or {}, "documents") or []
     lines = []
     for i, doc in enumerate(docs, 1):
-        content = _get(doc, "page_content", doc)
-        meta = _get(doc, "metadata")
-        lines.append(f"[{i}] {_show(content)}" + (f" {_show(meta)}" if meta else ""))
+        content = get(doc, "page_content", doc)
+        meta = get(doc, "metadata")
+        lines.append(f"[{i}] {show(content)}" + (f" {show(meta)}" if meta else ""))
     return (f"{s.bold}> Retriever {e.name} returned {len(docs)} documents{s.reset}{took}",
             "\n".join(lines))
-
-
-def _tool_output(output: Any) -> Any:
-    content = _get(output, "content")  # a ToolMessage: show what the model will see
-    return output if content is None else content
 
 
 def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
@@ -276,9 +231,9 @@ def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
     if e.data.get("interrupted") or e.data.get("aborted"):
         how = "aborted" if e.data.get("aborted") else "interrupted"
         return (s.colored(f"|| {what} {e.name} {how}", "yellow") + _took(s, e)
-                + f": {_get(err, 'type')}: {_get(err, 'message')}", "")
+                + f": {get(err, 'type')}: {get(err, 'message')}", "")
     return (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
-            f" {_get(err, 'type')}: {_get(err, 'message')}{s.reset}", "")
+            f" {get(err, 'type')}: {get(err, 'message')}{s.reset}", "")
 
 
 def _detailed_agent(f: ConsoleFormatter, e: Event) -> Part:
@@ -296,17 +251,17 @@ def _detailed_text(f: ConsoleFormatter, e: Event) -> Part:
 def _detailed_retry(f: ConsoleFormatter, e: Event) -> Part:
     s = f.styles
     err = e.data.get("error") or {}
-    why = f": {_get(err, 'type')}: {_get(err, 'message')}" if err else ""
+    why = f": {get(err, 'type')}: {get(err, 'message')}" if err else ""
     return f"{s.colored('~ retry', 'yellow')} {e.name} attempt {e.data.get('attempt')}{why}", ""
 
 
 def _detailed_custom(f: ConsoleFormatter, e: Event) -> Part:
     name = f.styles.colored(str(e.data.get("event_name")), "pink")
-    return "", f"{name} {_show(e.data.get('data'))}"
+    return "", f"{name} {show(e.data.get('data'))}"
 
 
 def _detailed_token(f: ConsoleFormatter, e: Event) -> Part:
-    return f"token {_show(e.data.get('token'))}", ""
+    return f"token {show(e.data.get('token'))}", ""
 
 
 def _detailed(render: Callable[[ConsoleFormatter, Event], Part]

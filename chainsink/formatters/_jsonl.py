@@ -46,7 +46,12 @@ def _run_fields(event: Event) -> dict[str, Any]:
 
 def json_record(event: Event) -> dict[str, Any]:
     """The JSONL record of ``event`` as plain JSON values (for structured logging sinks)."""
-    result: dict[str, Any] = orjson.loads(dumps(record(event)))
+    head = dumps({"v": SCHEMA_VERSION, "ts": rfc3339(event.ts), "event": event.event,
+                  **_run_fields(event)})
+    data = data_json(event)  # usually already serialized for the processors' checks
+    # the event's fields follow (and, as in record(), win over) the common keys
+    joined = head if data == b"{}" or data[:1] != b"{" else head[:-1] + b"," + data[1:]
+    result: dict[str, Any] = orjson.loads(joined)
     return result
 
 

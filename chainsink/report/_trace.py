@@ -12,7 +12,7 @@ import orjson
 from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
 from chainsink._read import event_from_record
 from chainsink.formatters import ConsoleFormatter
-from chainsink.formatters._console import _generation_lines, _get, _message_lines, _tool_output
+from chainsink.formatters._payload import generation_lines, get, message_lines, tool_output
 from chainsink.report._summary import TraceSummary, parse_ts
 
 #: Longest text shown for one value (inputs, outputs, metadata) of one run.
@@ -218,7 +218,7 @@ def _inputs(kind: Any, rec: dict[str, Any]) -> str | None:
         value = rec.get("inputs")
         return None if value is None or rec.get("defers_inputs") else _value(value)
     if kind == "chat_model_start":
-        return _clip(_message_lines(rec.get("messages")))
+        return _clip(message_lines(rec.get("messages")))
     if kind == "llm_start":
         prompts = rec.get("prompts")
         if isinstance(prompts, list):
@@ -233,16 +233,16 @@ def _inputs(kind: Any, rec: dict[str, Any]) -> str | None:
 def _outputs(kind: Any, rec: dict[str, Any]) -> str | None:
     out = rec.get("outputs")
     if kind == "llm_end":
-        return _clip(_generation_lines(out)) if out is not None else None
+        return _clip(generation_lines(out)) if out is not None else None
     if kind == "tool_end":
-        return _value(_tool_output(out))
+        return _value(tool_output(out))
     if kind == "retriever_end":
-        docs = _get(out, "documents") if isinstance(out, dict) else None
+        docs = get(out, "documents") if isinstance(out, dict) else None
         if isinstance(docs, list):
             lines = []
             for i, doc in enumerate(docs, 1):
-                content = _get(doc, "page_content", doc)
-                meta = _get(doc, "metadata")
+                content = get(doc, "page_content", doc)
+                meta = get(doc, "metadata")
                 text = content if isinstance(content, str) else _value(content)
                 lines.append(f"[{i}] {text}" + (f"  {_compact(meta)}" if meta else ""))
             return _clip("\n".join(lines) or "(no documents)")
