@@ -128,9 +128,11 @@ def test_expanding_a_trace_shows_its_runs(page: Page, report: Path, mixed_log: L
     data = page_data(report.read_text())["traces"]
     trace = page.page.locator("details.trace").nth(1)
     assert trace.locator(".row.run").count() == 0
-    trace.locator("summary").click()
     expected = sum(1 for r in mixed_log.records
                    if r["trace_id"] == data[1]["id"] and r["event"].endswith("_start"))
+    trace.locator("summary").click()
+    # rows are rendered by the details' toggle event, which fires after the click returns
+    trace.locator(".row.run").nth(expected - 1).wait_for(state="attached", timeout=5000)
     assert trace.locator(".row.run").count() == expected > 1
     assert trace.locator(".rname").first.text_content() == data[1]["name"]
 
