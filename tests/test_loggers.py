@@ -157,14 +157,20 @@ def test_stdlib_logging_through_queue_handler(workload: str) -> None:
     assert all(r["run_name"] for r in records)
 
 
-def test_stdlib_tokens_only_when_debug_enabled() -> None:
-    """Streamed tokens log at DEBUG: absent at INFO, present once the logger allows DEBUG."""
+def _stdlib_logger(name: str, fmt: str) -> tuple[logging.Logger, io.StringIO]:
+    """A non-propagating stdlib logger writing ``fmt`` lines into the returned buffer."""
     out = io.StringIO()
-    logger = logging.getLogger("test.chainsink.tokens")
+    logger = logging.getLogger(name)
     logger.propagate = False
     handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(event)s %(message)s"))
+    handler.setFormatter(logging.Formatter(fmt))
     logger.addHandler(handler)
+    return logger, out
+
+
+def test_stdlib_tokens_only_when_debug_enabled() -> None:
+    """Streamed tokens log at DEBUG: absent at INFO, present once the logger allows DEBUG."""
+    logger, out = _stdlib_logger("test.chainsink.tokens", "%(levelname)s %(event)s %(message)s")
     try:
         logger.setLevel(logging.INFO)
         workloads.stream_lcel([LoggingCallbackHandler(logger)])
@@ -191,12 +197,7 @@ def test_loggers_build_no_token_event_below_their_level(tmp_path: Path) -> None:
     """At INFO, loguru, structlog and stdlib handlers skip tokens before building an event;
     once the logger takes its token level (TRACE/DEBUG), every token is logged."""
     loguru_path = tmp_path / "loguru.log"
-    out = io.StringIO()
-    stdlib = logging.getLogger("test.chainsink.skip")
-    stdlib.propagate = False
-    stream = logging.StreamHandler(out)
-    stream.setFormatter(logging.Formatter("%(levelname)s %(event)s"))
-    stdlib.addHandler(stream)
+    stdlib, out = _stdlib_logger("test.chainsink.skip", "%(levelname)s %(event)s")
     structlog_out = io.StringIO()
     quiet: dict[str, str] = {}
     try:
