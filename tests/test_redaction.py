@@ -178,3 +178,59 @@ def test_html_report_has_no_secret(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-m", "chainsink", "html", str(log), "-o", str(out)],
                        check=True, timeout=120, capture_output=True)
         assert_clean(out.read_text(encoding="utf-8"))
+
+
+def test_byte_scans_find_what_the_default_patterns_find() -> None:
+    """The Redactor's quick byte scans (one literal-led regex per default pattern) agree with
+    DEFAULT_PATTERNS on which texts hold a secret, boundaries and near misses included."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from chainsink.processors import DEFAULT_PATTERNS
+
+    combined = re.compile("|".join(f"(?:{p})" for p in DEFAULT_PATTERNS).encode())
+    scans = Redactor()._value_scans
+    pieces = st.sampled_from(["sk-", "sk-ant-", "sk-proj-", "Bearer ", "bearer\t", "BEARER ",
+                              "AKIA", "ghp_", "gho_", "ghx_", "eyJ", ".", "_", "-", "x", "é",
+                              " ", "\"", "\\", "A1b2C3d4E5f6G7h8", "ZZZZZZZZZZZZZZZZ", "abcde",
+                              "0123456789", "=", "/"])
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.lists(pieces, max_size=12))
+    def agree(parts: list[str]) -> None:
+        blob = "".join(parts).encode()
+        expected = combined.search(blob) is not None
+        assert any(scan.search(blob) is not None for scan in scans) == expected, blob
+
+    agree()
+    for text in ("key sk-abcdefghijklmnopqrstu", "xsk-abcdefghijklmnopqrstuv",
+                 "AKIAABCDEFGHIJKLMNOP", "_ghp_abcdefghijklmnopqrstuvwxyz",
+                 "eyJabcde.abcdef.abcdef", "Bearer abcdefghijk"):
+        blob = text.encode()
+        assert any(s.search(blob) for s in scans) == (combined.search(blob) is not None)
+
+
+def test_key_scan_is_linear_in_quotes_inside_strings() -> None:
+    """A long value full of escaped quotes, with a key word in it, is checked in one pass.
+
+    The key scan once restarted at every quote escaped inside a string: 512 kB of random
+    bytes took 38 s. This guard only detects a hang (60 s for what takes milliseconds); it
+    does not time anything.
+    """
+    import os
+    import threading
+    import uuid
+
+    from chainsink import Event
+
+    value = os.urandom(512 * 1024) + b"api" + b'"' * 60_000 + b"token ghp_x"
+    event = Event("chain_start", 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, "Big", "chain",
+                  [], {}, {"inputs": {"big": value, "api_key": "hunter2"}})
+    result: list[Event] = []
+    worker = threading.Thread(target=lambda: result.append(Redactor()(event)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert result, "the Redactor did not finish within 60 s"
+    assert result[0].data["inputs"]["api_key"] == "***"
