@@ -83,6 +83,16 @@ class FileSink(Sink):
         Handlers use it for records a formatter renders straight to bytes, such as streamed
         tokens in JSONL.
         """
+        if self._closed or self._pending_bytes >= MAX_PENDING_BYTES or _flusher is None:
+            self._write_rare(data)
+            return
+        self._pending.append(data)  # the common case: one append, no I/O
+        self._pending_bytes += len(data)
+        if self._closed:  # close() ran while we appended: write it ourselves, not lost
+            self.flush()
+
+    def _write_rare(self, data: bytes) -> None:
+        """:meth:`write_bytes` when closed, far behind, or before the flusher thread runs."""
         if self._closed:
             self._report("write after close", "the record was dropped")
             return
