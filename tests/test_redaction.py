@@ -191,7 +191,8 @@ def test_byte_scans_find_what_the_default_patterns_find() -> None:
     from chainsink.processors import DEFAULT_PATTERNS
 
     combined = re.compile("|".join(f"(?:{p})" for p in DEFAULT_PATTERNS).encode())
-    scans = Redactor()._value_scans
+    redactor = Redactor()
+    scans = redactor._value_scans
     pieces = st.sampled_from(["sk-", "sk-ant-", "sk-proj-", "Bearer ", "bearer\t", "BEARER ",
                               "AKIA", "ghp_", "gho_", "ghx_", "eyJ", ".", "_", "-", "x", "é",
                               " ", "\"", "\\", "A1b2C3d4E5f6G7h8", "ZZZZZZZZZZZZZZZZ", "abcde",
@@ -203,6 +204,10 @@ def test_byte_scans_find_what_the_default_patterns_find() -> None:
         blob = "".join(parts).encode()
         expected = combined.search(blob) is not None
         assert any(scan.search(blob) is not None for scan in scans) == expected, blob
+        short = any(scan.search(blob) is not None for scan in redactor._short_value_scans)
+        assert short == expected, blob
+        # and the whole check, short or long, agrees with the patterns on values
+        assert redactor._has_secret(blob) == expected or b"api" in blob.lower(), blob
 
     agree()
     for text in ("key sk-abcdefghijklmnopqrstu", "xsk-abcdefghijklmnopqrstuv",

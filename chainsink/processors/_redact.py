@@ -53,6 +53,9 @@ _COUNT_FREE_TOKEN = rb"token(?!s|_(?:count|details|usage|type))"
 #: quotes of a long string).
 _JSON_STRINGS = re.compile(rb'"((?:[^"\\]++|\\.)*+)"(\s*:)?')
 
+#: Blobs up to this many bytes are scanned with one regex per check, longer ones per pattern.
+_SHORT_BLOB = 64
+
 #: Key verdicts remembered at most (keys repeat across events: usage, metadata, messages).
 _MAX_KEY_VERDICTS = 4096
 
@@ -88,14 +91,18 @@ class Redactor:
         self.hide_outputs = hide_outputs
         self._values = re.compile("|".join(f"(?:{p})" for p in self.patterns))
         extra = self.patterns[len(DEFAULT_PATTERNS):]
+        # long blobs: one literal-led regex per pattern (fast scans); short blobs: one regex
+        # for all (fewer calls). Both find the same secrets.
         self._value_scans = _DEFAULT_SCANS + (
             (re.compile("|".join(f"(?:{p})" for p in extra).encode()),) if extra else ())
+        self._short_value_scans = (re.compile(self._values.pattern.encode()),)
         self._key_re = re.compile("|".join(re.escape(k) for k in self.keys), re.I)
         # what a lowercased blob must contain for a key check to be worth it: fewer, shorter
         # words, and "token" only where it is not a token count (see _secret_key)
-        self._key_words = tuple(
-            re.compile(_COUNT_FREE_TOKEN if word == b"token" else re.escape(word))
-            for word in dict.fromkeys(_ANCHORS.get(k, k).encode() for k in self.keys))
+        words = [_COUNT_FREE_TOKEN if word == b"token" else re.escape(word)
+                 for word in dict.fromkeys(_ANCHORS.get(k, k).encode() for k in self.keys)]
+        self._key_words = tuple(re.compile(word) for word in words)
+        self._short_key_words = (re.compile(b"|".join(words)),)
         self._key_verdicts: dict[bytes, bool] = {}  # JSON key -> is it a secret key?
         self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
                          if hide_inputs else set())
@@ -112,8 +119,9 @@ class Redactor:
         ``own_first_key``: the blob's first key is chainsink's own (a token event's
         ``"token"``), not a payload's.
         """
+        short = len(blob) <= _SHORT_BLOB
         low = blob.lower()
-        for word in self._key_words:
+        for word in self._short_key_words if short else self._key_words:
             if word.search(low) is not None:
                 break
         else:
@@ -132,7 +140,8 @@ class Redactor:
                     verdicts[key] = secret
                 if secret:
                     return True
-        for scan in self._value_scans:  # noqa: SIM110 - a plain loop: no generator per event
+        # a plain loop: no generator per event
+        for scan in self._short_value_scans if short else self._value_scans:
             if scan.search(blob) is not None:
                 return True
         return False
