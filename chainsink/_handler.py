@@ -239,6 +239,9 @@ class CallbackHandler(BaseCallbackHandler):
         # a sink may say which kinds it takes right now (a logger at INFO takes no tokens)
         self._accepts: Callable[[str], bool] | None = getattr(self.sink, "accepts", None)
         self._runs: dict[UUID, _Run] = {}
+        # the run the last token belonged to and its shortcut; forgotten when any run starts
+        # or ends, so it always names an open run
+        self._last_token: tuple[UUID, _TokenPath] | None = None
         self._trace_runs: dict[UUID, list[UUID]] = {}
         self._trace_usage: dict[UUID, dict[str, dict[str, int]]] = {}
         self._closed_early: dict[UUID, None] = {}
@@ -265,6 +268,7 @@ class CallbackHandler(BaseCallbackHandler):
     def _start(self, run_id: UUID, parent_run_id: UUID | None, name: str, run_type: str,
                tags: list[str] | None, metadata: dict[str, Any] | None,
                model: str | None = None) -> _Run:
+        self._last_token = None
         parent = self._runs.get(parent_run_id) if parent_run_id is not None else None
         if parent is None:
             run = _Run(parent_run_id, run_id, 0, name, run_type, tags or [], metadata or {},
@@ -295,6 +299,7 @@ class CallbackHandler(BaseCallbackHandler):
 
     def _finish(self, run_id: UUID, parent_run_id: UUID | None,
                 run_type: str) -> tuple[_Run, float | None]:
+        self._last_token = None
         run = self._runs.pop(run_id, None)
         if run is None:  # an end without a start: record it, with what we can know
             return self._open_run(run_id, parent_run_id, run_type), None
@@ -520,21 +525,26 @@ class CallbackHandler(BaseCallbackHandler):
             if (self._kinds is not None and "llm_new_token" not in self._kinds) or (
                     self._accepts is not None and not self._accepts("llm_new_token")):
                 return
-            run = self._runs.get(run_id)
-            if run is not None:
-                path = run.token_path or self._token_path(run_id, run)
-                if type(token) is str and len(token) <= path.max_chars:
-                    for reject in path.rejects:
-                        if reject.search(token) is not None:
-                            break
-                    else:
-                        try:
-                            line = path.line(_now(), token)  # type: ignore[misc]
-                        except Exception:  # noqa: BLE001 - e.g. a lone surrogate: full path
-                            line = None
-                        if line is not None:
-                            path.write(line)  # type: ignore[misc]
-                            return
+            last = self._last_token  # tokens of one run come in a row, with one UUID object
+            if last is not None and last[0] is run_id:
+                path: _TokenPath | None = last[1]
+            else:
+                run = self._runs.get(run_id)
+                path = None if run is None else run.token_path or self._token_path(run_id, run)
+                if path is not None:
+                    self._last_token = (run_id, path)
+            if path is not None and type(token) is str and len(token) <= path.max_chars:
+                for reject in path.rejects:
+                    if reject.search(token) is not None:
+                        break
+                else:
+                    try:
+                        line = path.line(_now(), token)  # type: ignore[misc]
+                    except Exception:  # noqa: BLE001 - e.g. a lone surrogate: full path
+                        line = None
+                    if line is not None:
+                        path.write(line)  # type: ignore[misc]
+                        return
             self._emit("llm_new_token", run_id, self._open_run(run_id, parent_run_id, "llm"),
                        {"token": token})
         except Exception as exc:

@@ -183,3 +183,21 @@ def test_rotating_file_takes_token_lines_whole(tmp_path: Path) -> None:
             if rec["event"] == "llm_new_token":
                 tokens.append(rec)
     assert len(tokens) == 119
+
+
+def test_a_reused_run_id_gets_its_new_run_fields(tmp_path: Path) -> None:
+    """One UUID object reused for a second run (a user-supplied run_id): its tokens carry the
+    second run's metadata and secrets in it are masked, not the first run's shortcut."""
+    import uuid
+
+    path = tmp_path / "reused.jsonl"
+    run_id = uuid.uuid4()
+    with FileCallbackHandler(path, format="jsonl") as handler:
+        for metadata in ({"team": "first"}, {"team": "second"}, {"api_key": "meta-secret-9"}):
+            handler.on_llm_start({"name": "m"}, ["p"], run_id=run_id, metadata=metadata)
+            handler.on_llm_new_token("tok", run_id=run_id)
+            handler.on_llm_end(None, run_id=run_id)
+    tokens = [r for r in records(path) if r["event"] == "llm_new_token"]
+    assert [r["metadata"] for r in tokens] == [
+        {"team": "first"}, {"team": "second"}, {"api_key": "***"}]
+    assert "meta-secret-9" not in path.read_text(encoding="utf-8")
