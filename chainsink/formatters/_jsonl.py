@@ -21,14 +21,15 @@ def record(event: Event) -> dict[str, Any]:
 
     The common keys come first, in schema order; the event's own fields follow.
     """
-    rec: dict[str, Any] = {
-        "v": SCHEMA_VERSION,
-        "ts": rfc3339(event.ts),
-        "event": event.event,
-        **_run_fields(event),
-    }
+    rec = _common_fields(event)
     rec.update(event.data)
     return rec
+
+
+def _common_fields(event: Event) -> dict[str, Any]:
+    """The keys every record starts with, in schema order."""
+    return {"v": SCHEMA_VERSION, "ts": rfc3339(event.ts), "event": event.event,
+            **_run_fields(event)}
 
 
 def _run_fields(event: Event) -> dict[str, Any]:
@@ -46,8 +47,7 @@ def _run_fields(event: Event) -> dict[str, Any]:
 
 def json_record(event: Event) -> dict[str, Any]:
     """The JSONL record of ``event`` as plain JSON values (for structured logging sinks)."""
-    head = dumps({"v": SCHEMA_VERSION, "ts": rfc3339(event.ts), "event": event.event,
-                  **_run_fields(event)})
+    head = dumps(_common_fields(event))
     data = data_json(event)  # usually already serialized for the processors' checks
     # the event's fields follow (and, as in record(), win over) the common keys
     joined = head if data == b"{}" or data[:1] != b"{" else head[:-1] + b"," + data[1:]
