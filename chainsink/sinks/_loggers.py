@@ -130,13 +130,17 @@ class LoguruSink(Sink):
 
     def accepts(self, kind: str) -> bool:
         """Whether any of loguru's handlers takes an event of ``kind`` (its lowest level)."""
+        return self._takes(_level_of(kind))
+
+    def _takes(self, level_kind: str) -> bool:
+        # loguru keeps the lowest level any of its handlers accepts; below it, nothing is kept
         floor = getattr(getattr(self.logger, "_core", None), "min_level", None)
-        return not isinstance(floor, int) or self._numbers[_level_of(kind)] >= floor
+        return not isinstance(floor, int) or self._numbers[level_kind] >= floor
 
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` with the event's fields in ``extra``."""
         kind = _level_kind(event)
-        if not self.accepts(getattr(event, "event", "")):
+        if not self._takes(kind):
             return
         fields = json_record(event) if isinstance(event, Event) else {}
         self.logger.bind(**fields).opt(depth=1).log(self._levels[kind], clean_text(text))
