@@ -240,6 +240,19 @@ def test_big_values_to_every_handler(label: str, tmp_path: Path) -> None:
     chaos.count(GROUP, inputs=1, records=len(calls))
 
 
+def close_and_check(target: Any, handler: Any, read: Any) -> list[dict[str, Any]] | None:
+    """Close ``handler``, check its output and count the input; for a JSONL target, its
+    records (every run closed), else None."""
+    handler.close()
+    check_output(target, read())
+    chaos.count(GROUP, inputs=1)
+    if not target.jsonl:
+        return None
+    records: list[dict[str, Any]] = chaos.parse_jsonl(read().encode("utf-8"))
+    chaos.assert_runs_closed(records)
+    return records
+
+
 # -- real chains with hostile inputs, metadata and model output ------------------------------
 
 HOSTILE_PAYLOADS: dict[str, Any] = {
@@ -272,12 +285,8 @@ def test_real_chains_with_hostile_inputs_and_metadata(label: str, tmp_path: Path
             assert chain.invoke(payload, config=config) == "fine"
             assert "".join(chain.stream(payload, config=config)) == "fine"
             assert chain.batch([payload, payload], config=config) == ["fine", "fine"]
-        handler.close()
-        check_output(target, read())
-        chaos.count(GROUP, inputs=1)
-        if target.jsonl:
-            records = chaos.parse_jsonl(read().encode("utf-8"))
-            chaos.assert_runs_closed(records)
+        records = close_and_check(target, handler, read)
+        if records is not None:
             assert len({r["trace_id"] for r in records}) == 4
             chaos.count(GROUP, records=len(records))
 
@@ -296,12 +305,8 @@ def test_agent_with_hostile_model_output(tmp_path: Path) -> None:
         with capturing(handler):
             result = executor.invoke({"input": "\ud800?"}, config={"callbacks": [handler]})
         assert result["output"] == "\ud800 4 \x1bc"
-        handler.close()
-        check_output(target, read())
-        chaos.count(GROUP, inputs=1)
-        if target.jsonl:
-            records = chaos.parse_jsonl(read().encode("utf-8"))
-            chaos.assert_runs_closed(records)
+        records = close_and_check(target, handler, read)
+        if records is not None:
             assert [r["tool"] for r in records if r["event"] == "agent_action"] == ["calculator"]
 
 
