@@ -18,11 +18,11 @@ Workloads (events per run are printed by the benchmark):
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import itertools
 import json
-import operator
+import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -33,7 +33,11 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
-from langchain_core.tools import tool
+
+# the ReAct agent's prompt, scripted answers and calculator tool are the test suite's own
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests"))
+from workloads import REACT_PROMPT, REACT_RESPONSES, calculator
 
 _WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
           "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
@@ -93,58 +97,11 @@ class ToolCallingFakeChatModel(StreamingFakeChatModel):
         return self
 
 
-_OPS: dict[type, Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Sub: operator.sub,
-                                              ast.Mult: operator.mul, ast.Div: operator.truediv}
-
-
-def _arith(node: ast.AST) -> Any:
-    if isinstance(node, ast.Expression):
-        return _arith(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_arith(node.left), _arith(node.right))
-    raise ValueError("unsupported expression")
-
-
-@tool
-def calculator(expression: str) -> str:
-    """Evaluate a simple arithmetic expression such as '2 + 2'."""
-    return str(_arith(ast.parse(expression.strip(), mode="eval")))
-
-
 def _stream_chain() -> Any:
     prompt = ChatPromptTemplate.from_messages(
         [("system", "You are a terse assistant."), ("human", "Tell me about {topic}.")])
     model = StreamingFakeChatModel(messages=itertools.repeat(_answer()))
     return prompt | model | StrOutputParser()
-
-
-REACT_PROMPT = """Answer the following questions as best you can. You have access to the \
-following tools:
-
-{tools}
-
-Use the following format:
-
-Question: the input question you must answer
-Thought: you should always think about what to do
-Action: the action to take, should be one of [{tool_names}]
-Action Input: the input to the action
-Observation: the result of the action
-... (this Thought/Action/Action Input/Observation can repeat N times)
-Thought: I now know the final answer
-Final Answer: the final answer to the original input question
-
-Begin!
-
-Question: {input}
-Thought:{agent_scratchpad}"""
-
-REACT_RESPONSES = [
-    "Thought: I should use the calculator.\nAction: calculator\nAction Input: 2 + 2",
-    "Thought: I now know the final answer.\nFinal Answer: 4",
-]
 
 
 class Workload:
