@@ -286,6 +286,55 @@ class FastPathJsonlHandler(BaseCallbackHandler):
         self._line("agent_finish", run[0] if run else b'"run_id":null', {"finish": finish})
 
 
+#: One record as chainsink's logger handlers pass it: the JSONL keys of a chain's start with a
+#: short input (``name`` as stdlib's ``run_name``; ``event`` as structlog's ``lc_event``).
+_FLOOR_FIELDS: dict[str, Any] = {
+    "v": 1, "ts": "2026-11-21T16:17:31.215010Z", "event": "chain_start",
+    "run_id": "1f0c6a52-3a63-4a4e-9d7e-1c1b2c3d4e5f", "parent_run_id": None,
+    "trace_id": "1f0c6a52-3a63-4a4e-9d7e-1c1b2c3d4e5f", "depth": 0, "name": "RunnableSequence",
+    "run_type": "chain", "tags": [], "metadata": {}, "inputs": {"question": "What is 2 + 2?"}}
+_FLOOR_MESSAGE = "> Entering new RunnableSequence chain..."
+
+
+class LoggerFloorHandler(BaseCallbackHandler):
+    """Not a product: the logging library alone. One record per event a chainsink logger
+    handler logs at INFO (every event but streamed tokens), with a fixed message and fixed
+    fields shaped like chainsink's: what the user's logging costs before any content is built,
+    redacted or formatted. chainsink's logger handler can only cost more than this."""
+
+    run_inline = True
+
+    def __init__(self, log: Callable[[], Any]) -> None:
+        self.log = log
+
+
+def _floor_method(self: LoggerFloorHandler, *args: Any, **kwargs: Any) -> None:
+    self.log()
+
+
+for _kind in ("chain_start", "chain_end", "chain_error", "chat_model_start", "llm_start",
+              "llm_end", "llm_error", "tool_start", "tool_end", "tool_error", "agent_action",
+              "agent_finish", "text", "retriever_start", "retriever_end", "retriever_error",
+              "retry", "custom_event"):
+    setattr(LoggerFloorHandler, f"on_{_kind}", _floor_method)
+
+
+def _logging_floor(logger: logging.Logger) -> LoggerFloorHandler:
+    extra = {("run_name" if k == "name" else k): v for k, v in _FLOOR_FIELDS.items()}
+    return LoggerFloorHandler(lambda: logger.log(logging.INFO, "%s", _FLOOR_MESSAGE,
+                                                 extra=extra))
+
+
+def _loguru_floor(logger: Any) -> LoggerFloorHandler:
+    return LoggerFloorHandler(
+        lambda: logger.bind(**_FLOOR_FIELDS).opt(depth=1).log("INFO", _FLOOR_MESSAGE))
+
+
+def _structlog_floor(logger: Any) -> LoggerFloorHandler:
+    fields = {("lc_event" if k == "event" else k): v for k, v in _FLOOR_FIELDS.items()}
+    return LoggerFloorHandler(lambda: logger.info(_FLOOR_MESSAGE, **fields))
+
+
 # --------------------------------------------------------------------------------------------
 # Candidates: each a context manager that builds its handlers, yields the callbacks list to
 # pass per request, and closes them on exit
@@ -352,24 +401,30 @@ def _detailed_stdout(_: Path) -> chainsink.StdOutCallbackHandler:
             os.environ["FORCE_COLOR"] = old
 
 
-def _loguru(level: str) -> Opener:
+def _loguru(level: str, make: Callable[[Any], Any] | None = None) -> Opener:
+    """A loguru file sink at ``level`` for the block, and chainsink's handler (or
+    ``make(logger)``)."""
+
     @contextlib.contextmanager
     def opener(d: Path) -> Iterator[list[Any]]:
         from loguru import logger
 
         sink_id = logger.add(str(d / "loguru.log"), level=level)  # TRACE: tokens included
-        handler = chainsink.LoguruCallbackHandler()
+        handler = chainsink.LoguruCallbackHandler() if make is None else make(logger)
         try:
             yield [handler]
         finally:
-            handler.close()
+            getattr(handler, "close", lambda: None)()
             logger.remove(sink_id)
 
     return opener
 
 
-def _structlog(level: int) -> Callable[[Path], chainsink.StructlogCallbackHandler]:
-    def make(_: Path) -> chainsink.StructlogCallbackHandler:
+def _structlog(level: int, make: Callable[[Any], Any] | None = None) -> Callable[[Path], Any]:
+    """A filtering structlog logger rendering JSON to devnull, and chainsink's handler (or
+    ``make(logger)``)."""
+
+    def build(_: Path) -> Any:
         import structlog
 
         logger = structlog.wrap_logger(
@@ -378,9 +433,9 @@ def _structlog(level: int) -> Callable[[Path], chainsink.StructlogCallbackHandle
             processors=[structlog.processors.add_log_level,
                         structlog.processors.TimeStamper(fmt="iso"),
                         structlog.processors.JSONRenderer()])
-        return chainsink.StructlogCallbackHandler(logger)
+        return chainsink.StructlogCallbackHandler(logger) if make is None else make(logger)
 
-    return make
+    return build
 
 
 def _logging(name: str) -> Callable[[Path], chainsink.LoggingCallbackHandler]:
@@ -396,7 +451,12 @@ def _capture(d: Path) -> Iterator[list[Any]]:
 #: Candidates whose output lands in the block's directory (checked for being non-empty).
 WRITES_FILES = frozenset({"ref_json_dumps", "ref_orjson_min", "ref_fastpath_jsonl", "lc_file",
                           "cs_file_text", "cs_file_ansi", "cs_file_jsonl", "cs_rotating",
-                          "cs_loguru", "cs_capture", "cs_file_jsonl_noproc", "cs_loguru_trace"})
+                          "cs_loguru", "cs_capture", "cs_file_jsonl_noproc", "cs_loguru_trace",
+                          "ref_loguru_floor"})
+
+#: Each logger handler's library floor (the library alone, see LoggerFloorHandler).
+LOGGER_FLOORS = {"cs_loguru": "ref_loguru_floor", "cs_structlog": "ref_structlog_floor",
+                 "cs_logging": "ref_logging_floor"}
 
 
 def candidates() -> list[Candidate]:
@@ -415,6 +475,14 @@ def candidates() -> list[Candidate]:
         Candidate("ref_fastpath_jsonl", "reference", "the JSONL fast path suggested in "
                   "bench/README.md (prototype, not a product)",
                   _closing(lambda d: FastPathJsonlHandler(str(d / "fast.jsonl")))),
+        Candidate("ref_loguru_floor", "reference", "loguru alone: one fixed record per non-token "
+                  "event, same sink as cs_loguru", _loguru("INFO", _loguru_floor)),
+        Candidate("ref_structlog_floor", "reference", "structlog alone: one fixed record per "
+                  "non-token event, same logger as cs_structlog",
+                  _yielding(_structlog(logging.INFO, _structlog_floor))),
+        Candidate("ref_logging_floor", "reference", "stdlib logging alone: one fixed record per "
+                  "non-token event, same logger as cs_logging",
+                  _yielding(lambda d: _logging_floor(logging.getLogger("bench.chainsink")))),
         Candidate("lc_stdout", "langchain-core", "langchain-core StdOutCallbackHandler",
                   _yielding(lambda d: LCStdOutCallbackHandler())),
         Candidate("lc_file", "langchain-core", "langchain-core FileCallbackHandler (with)",
@@ -654,6 +722,47 @@ def targets(results: dict[str, Any], cands: list[Candidate],
     return found
 
 
+def room(results: dict[str, Any], works: list[Workload]) -> list[dict[str, Any]]:
+    """How much CPU per event each target leaves chainsink, next to what recording costs.
+
+    For the JSONL target: the target's ratio minus a do-nothing handler's (LangChain's own
+    dispatch). For "cheaper than ConsoleCallbackHandler" with a logger handler: the console's
+    overhead minus that logger's library floor (``ref_*_floor``: the library alone). Both are
+    set against ``ref_orjson_min`` minus the do-nothing handler, the least a handler that
+    writes a line per event does; a room smaller than that cannot be met by any design on
+    this machine. All figures are medians of microseconds per event.
+    """
+    found: list[dict[str, Any]] = []
+    for w in works:
+        res = results["workloads"][w.name]
+        deltas = res["delta_us_per_event"]
+
+        def d(name: str, deltas: dict[str, list[float]] = deltas) -> float | None:
+            values = deltas.get(name)
+            return statistics.median(values) if values else None
+
+        noop, least = d("noop_inline"), d("ref_orjson_min")
+        if noop is None or least is None:
+            continue
+        least -= noop
+        limit = 1.20 if w.is_async else 1.15
+        jsonl = d("cs_file_jsonl")
+        if jsonl is not None:
+            budget = (limit - 1) * statistics.median(res["baseline_ms"]) * 1000 / res["events"]
+            found.append({"workload": w.name, "target": f"cs_file_jsonl <= {limit:.2f}x",
+                          "beyond": "a do-nothing handler", "room": budget - noop,
+                          "least": least, "spent": jsonl - noop})
+        console = d("lc_console")
+        for name, floor_name in LOGGER_FLOORS.items():
+            mine, floor = d(name), d(floor_name)
+            if console is None or mine is None or floor is None:
+                continue
+            found.append({"workload": w.name, "target": f"{name} < lc_console",
+                          "beyond": f"{floor_name}", "room": console - floor,
+                          "least": least, "spent": mine - floor})
+    return found
+
+
 # --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
@@ -810,6 +919,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTARGETS", file=out)
     for t in found:
         print(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {t['detail']}", file=out)
+    rooms = room(results, works)
+    results["room"] = rooms
+    if rooms:
+        print("\nROOM each target leaves chainsink, microseconds of CPU per event (medians): "
+              "room beyond LangChain's dispatch or the logging library's own record; the "
+              "least a line-per-event handler takes (ref_orjson_min - noop_inline); what "
+              "chainsink takes", file=out)
+        for r in rooms:
+            verdict = "below that least" if r["room"] < r["least"] else (
+                "fits" if r["spent"] <= r["room"] else "chainsink over")
+            print(f"  {r['workload']:15} {r['target']:28} room {r['room']:7.1f} beyond "
+                  f"{r['beyond']:22} least {r['least']:6.1f}  chainsink {r['spent']:6.1f}  "
+                  f"{verdict}", file=out)
     for note in notes:
         print(f"note: {note}", file=out)
     for name in crashed:

@@ -92,6 +92,40 @@ def test_detailed_custom_event() -> None:
     assert out.strip() == 'progress {"percent":30}'
 
 
+def test_line_style_is_the_detailed_first_line_for_every_kind() -> None:
+    """The one-line style (the logger handlers' message) shows what the detailed console's
+    first line shows, for every event kind, though it skips building the detailed body."""
+    result = LLMResult(generations=[[ChatGeneration(message=AIMessage(content="the answer"))]])
+    error = {"type": "ValueError", "message": "boom"}
+    events = [
+        make("chain_start", inputs={"q": "hi"}), make("chain_start", depth=0, inputs="x"),
+        make("chain_end", outputs={"a": 1}, duration_ms=1.5,
+             usage_by_model={"m": {"input_tokens": 1, "output_tokens": 2,
+                                   "total_tokens": 3, "calls": 1}}),
+        make("llm_start", prompts=["p1", "p2"]),
+        make("chat_model_start", messages=[[AIMessage(content="m")]]),
+        make("llm_end", outputs=result, duration_ms=3.25, model="m1",
+             usage={"input_tokens": 2, "output_tokens": 3, "total_tokens": 5}),
+        make("tool_start", input_str="2 + 2"), make("tool_end", outputs="4", duration_ms=2.0),
+        make("retriever_start", query="cats"),
+        make("retriever_end", outputs={"documents": [{"page_content": "c", "metadata": {}}]},
+             duration_ms=1.0),
+        make("chain_error", error=error, duration_ms=1.0),
+        make("tool_error", error=error, interrupted=True), make("llm_error", error=error),
+        make("agent_action", tool="calculator", log="I should add"),
+        make("agent_finish", log="4\nis the answer"),
+        make("text", text="Thought: add\nthen answer"), make("retry", attempt=2, error=error),
+        make("custom_event", event_name="progress", data={"percent": 30}),
+        make("llm_new_token", token="tok"),
+    ]
+    line, detailed = ConsoleFormatter("line", ansi=False), ConsoleFormatter("detailed", ansi=False)
+    for event in events:
+        expected = detailed(event).split("\n", 1)[0].strip() if event.event != "llm_new_token" \
+            else "token tok"
+        assert line(event) == expected, event.event
+        assert line(event), event.event
+
+
 def test_bad_options_fail_at_construction() -> None:
     """Unknown style or like values raise ValueError when the formatter is built."""
     with pytest.raises(ValueError):
