@@ -763,6 +763,11 @@ def room(results: dict[str, Any], works: list[Workload]) -> list[dict[str, Any]]
             found.append({"workload": w.name, "target": f"{name} < lc_console",
                           "beyond": f"{floor_name}", "room": console - floor,
                           "least": least, "payload": payload, "spent": mine - floor})
+    for r in found:
+        r["verdict"] = ("fits" if r["spent"] <= r["room"]
+                        else "below a payload-less line" if r["room"] < r["least"]
+                        else "below a line with payloads" if r["room"] < r["payload"]
+                        else "chainsink over")
     return found
 
 
@@ -930,13 +935,9 @@ def main(argv: list[str] | None = None) -> int:
               "what a payload-less line takes (ref_orjson_min) and a line with every payload "
               "(ref_fastpath_jsonl), both beyond noop_inline; what chainsink takes", file=out)
         for r in rooms:
-            verdict = ("fits" if r["spent"] <= r["room"]
-                       else "below a payload-less line" if r["room"] < r["least"]
-                       else "below a line with payloads" if r["room"] < r["payload"]
-                       else "chainsink over")
             print(f"  {r['workload']:15} {r['target']:28} room {r['room']:6.1f} beyond "
                   f"{r['beyond']:20} line {r['least']:5.1f} with payloads "
-                  f"{r['payload']:5.1f}  chainsink {r['spent']:6.1f}  {verdict}", file=out)
+                  f"{r['payload']:5.1f}  chainsink {r['spent']:6.1f}  {r['verdict']}", file=out)
     for note in notes:
         print(f"note: {note}", file=out)
     for name in crashed:
