@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,11 @@ COMMANDS = ["tail", "stats", "html"]
 def _lines(stderr: str) -> list[str]:
     """stderr without html's closing ``wrote ...`` note."""
     return [line for line in stderr.splitlines() if not line.startswith("chainsink: wrote ")]
+
+
+def _run(cli: Any, command: str, path: Path, out: Path) -> Any:
+    """Run ``command`` on ``path``; ``html`` writes its page to ``out``."""
+    return cli(command, path, "-o", out) if command == "html" else cli(command, path)
 
 
 def _good_lines(log: Log, n: int = 6) -> list[str]:
@@ -47,8 +53,7 @@ def test_nothing_usable_is_one_line_and_exit_1(cli, tmp_path: Path, command: str
         path.write_text('[1, 2]\n"text"\n{"a": 1}\n')
     elif case == "partial_only":
         path.write_text('{"v": 1, "event": "chain_start", "run_id": "x"')
-    done = cli(command, path, "-o", tmp_path / "out.html") if command == "html" \
-        else cli(command, path)
+    done = _run(cli, command, path, tmp_path / "out.html")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
@@ -77,7 +82,7 @@ def test_a_corrupt_line_in_the_middle_is_a_warning_and_the_rest_is_used(
     path = tmp_path / "corrupt.jsonl"
     path.write_text("\n".join([*good[:3], '{"v": 1, "event": "chain_st', *good[3:]]) + "\n")
     out = tmp_path / "corrupt.html"
-    done = cli(command, path, "-o", out) if command == "html" else cli(command, path)
+    done = _run(cli, command, path, out)
     assert done.returncode == 0
     assert "Traceback" not in done.stderr
     lines = _lines(done.stderr)
@@ -93,8 +98,7 @@ def test_a_partial_last_line_is_a_warning(cli, tmp_path: Path, mixed_log: Log,
     good = _good_lines(mixed_log)
     path = tmp_path / "partial.jsonl"
     path.write_text("\n".join(good) + "\n" + good[0][:50])
-    done = cli(command, path, "-o", tmp_path / "p.html") if command == "html" \
-        else cli(command, path)
+    done = _run(cli, command, path, tmp_path / "p.html")
     assert done.returncode == 0
     assert _lines(done.stderr) == [f"chainsink: skipped {path}:{len(good) + 1}: partial last line"]
 
@@ -105,8 +109,7 @@ def test_many_bad_lines_are_capped(cli, tmp_path: Path, mixed_log: Log, command:
     good = _good_lines(mixed_log, 2)
     path = tmp_path / "many.jsonl"
     path.write_text("\n".join(good + ["garbage"] * 25) + "\n")
-    done = cli(command, path, "-o", tmp_path / "m.html") if command == "html" \
-        else cli(command, path)
+    done = _run(cli, command, path, tmp_path / "m.html")
     assert done.returncode == 0
     lines = _lines(done.stderr)
     assert len(lines) == 11
@@ -122,7 +125,7 @@ def test_a_multi_megabyte_record_is_read_and_shown_cut(cli, tmp_path: Path, mixe
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join([json.dumps(big), *_good_lines(mixed_log)[1:]]) + "\n")
     out = tmp_path / "big.html"
-    done = cli(command, path, "-o", out) if command == "html" else cli(command, path)
+    done = _run(cli, command, path, out)
     assert done.returncode == 0
     assert _lines(done.stderr) == []
     shown = out.stat().st_size if command == "html" else len(done.stdout)
@@ -136,8 +139,7 @@ def test_a_multi_megabyte_corrupt_line_is_one_warning(cli, tmp_path: Path, mixed
     good = _good_lines(mixed_log)
     path = tmp_path / "bigbad.jsonl"
     path.write_text("\n".join([*good[:2], "{" + "y" * (5 * 2**20), *good[2:]]) + "\n")
-    done = cli(command, path, "-o", tmp_path / "b.html") if command == "html" \
-        else cli(command, path)
+    done = _run(cli, command, path, tmp_path / "b.html")
     assert done.returncode == 0
     lines = _lines(done.stderr)
     assert len(lines) == 1
