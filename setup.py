@@ -7,7 +7,6 @@ chainsink, the way coverage measures subprocesses.
 from __future__ import annotations
 
 import os
-import shutil
 
 from setuptools import setup
 from setuptools.command.build_py import build_py

@@ -43,7 +43,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import orjson
 from _env import versions
+from _otel import PEER, otel_candidates
 from _workloads import DEFAULT_WORKLOADS, Workload, make_workloads
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.callbacks import FileCallbackHandler as LCFileCallbackHandler
@@ -96,7 +97,7 @@ class JsonDumpsHandler(BaseCallbackHandler):
         self.file.close()
 
     def _write(self, event: str, run_id: Any, parent_run_id: Any, **data: Any) -> None:
-        rec = {"ts": datetime.now(timezone.utc).isoformat(), "event": event,
+        rec = {"ts": datetime.now(UTC).isoformat(), "event": event,
                "run_id": str(run_id), "parent_run_id": _id(parent_run_id), **data}
         self.file.write(json.dumps(rec, default=str) + "\n")
 
@@ -523,6 +524,7 @@ def candidates() -> list[Candidate]:
                                "format='jsonl', processors=[]): no redaction, no truncation",
                                _closing(lambda d: fmt(d / "np.jsonl", format="jsonl",
                                                       processors=[]))))
+    found += [Candidate(*spec) for spec in otel_candidates()[0]]
     return found
 
 
@@ -723,6 +725,11 @@ def targets(results: dict[str, Any], cands: list[Candidate],
                 c.name == "cs_stdout_detailed") else ""
             found.append({"target": f"{c.name} cheaper than ConsoleCallbackHandler{label}",
                           "pass": ok, "detail": "; ".join(parts)})
+    for w in works:  # and cheaper than the OpenTelemetry peer, when it ran
+        mine, peer = med("cs_file_jsonl", w.name), med(PEER, w.name)
+        if mine is not None and peer is not None:
+            found.append({"target": f"JSONL file handler cheaper than {PEER} ({w.name})",
+                          "pass": mine < peer, "detail": f"{mine:.2f} vs {peer:.2f}"})
     return found
 
 
@@ -781,7 +788,7 @@ def room(results: dict[str, Any], works: list[Workload]) -> list[dict[str, Any]]
 
 
 DISTS = ("chainsink", "langchain-core", "langchain-classic", "langchain", "langgraph", "loguru",
-         "structlog", "orjson")
+         "structlog", "orjson", "opentelemetry-sdk", "openinference-instrumentation-langchain")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -847,13 +854,14 @@ def main(argv: list[str] | None = None) -> int:
     notes = []
     if not hasattr(chainsink, "capture"):
         notes.append("cs_capture skipped: chainsink.capture is not there yet")
+    notes += otel_candidates()[1]
 
     root = Path(tempfile.mkdtemp(prefix="chainsink-bench-"))
     devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end
     configure_loggers(devnull)
     bench = Bench(root)
     results: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "versions": versions(*DISTS), "seed": seed, "rounds": rounds, "block_seconds": block,
         "candidates": {c.name: {"group": c.group, "title": c.title} for c in cands},

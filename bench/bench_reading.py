@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     log = sys.stderr
     started = time.monotonic()
     results: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([os.path.basename(PY), *sys.argv]), "versions": versions(
             "chainsink", "langchain-core", "orjson", "ansi2html"),
         "sizes": sizes, "commands": [], "ansi": [], "follow": [], "targets": [], "notes": []}

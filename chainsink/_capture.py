@@ -60,8 +60,11 @@ def capture(target: Any) -> Iterator[CallbackHandler]:
             (:class:`~chainsink.CallbackHandler` and its subclasses).
 
     Yields:
-        The handler recording the block. A handler made here from a path is closed (flushed)
-        when the block exits; a handler passed in stays open.
+        The handler recording the block. A handler made here from a path is flushed when the
+        block exits, and keeps recording the runs that tasks and threads started in the block
+        go on with after it, each trace on disk as it ends; its file is closed once nothing
+        can start a run on it any more, or at exit (where a run still open gets an aborted
+        end). A handler passed in stays open.
 
     Example:
         >>> with chainsink.capture("runs.jsonl"):  # doctest: +SKIP
@@ -81,7 +84,10 @@ def capture(target: Any) -> Iterator[CallbackHandler]:
             yield handler
     finally:
         if owned:
-            handler.close()
+            # not close(): a task or thread started in the block may still be running (or not
+            # even started) and record to it; the sink closes when the handler is collected
+            handler._flush_when_idle = True  # noqa: SLF001
+            handler.flush()
 
 
 class UsageTotals(BaseCallbackHandler):
@@ -95,7 +101,16 @@ class UsageTotals(BaseCallbackHandler):
         by_model: The same four counts per model name.
     """
 
-    run_inline = True
+    # inline like chainsink's handlers, and like them never at another handler's expense
+    run_inline = CallbackHandler.run_inline
+
+    def __copy__(self) -> UsageTotals:
+        # one set of totals per block: a copied config (LangChain deep-copies some) counts
+        # into the same totals, as chainsink's handlers share their sink
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> UsageTotals:
+        return self
 
     def __init__(self) -> None:
         self.input_tokens = 0

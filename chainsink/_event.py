@@ -85,7 +85,7 @@ class Event(NamedTuple):
     @property
     def datetime(self) -> _dt.datetime:
         """When the callback fired, as an aware UTC datetime."""
-        return _dt.datetime.fromtimestamp(self.ts, _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.ts, _dt.UTC)
 
     @property
     def is_root_end(self) -> bool:

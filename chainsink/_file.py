@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter, Formatter, JsonlFormatter
@@ -30,9 +31,18 @@ class FileCallbackHandler(CallbackHandler):
     """Write a run to a file; a drop-in for langchain-core's ``FileCallbackHandler``.
 
     Same positional arguments as langchain-core's. Works with or without ``with`` and never
-    warns: the file is opened on the first record, flushed when each trace ends (in
-    synchronous code) and a few times a second otherwise, and closed by :meth:`close`, on
-    ``with`` exit, or at interpreter exit.
+    warns: the path is made absolute when the handler is made (a later ``os.chdir`` does not
+    move the log); ``"w"`` truncates and ``"x"`` checks the file right then, once, in the
+    process that made the handler (never again in forked workers); otherwise the file is
+    opened on the first record. Records are flushed when each trace ends (in synchronous code)
+    and a few times a second otherwise, and the file is closed by :meth:`close`, on ``with``
+    exit, or at interpreter exit.
+
+    ``copy.copy`` and ``copy.deepcopy`` (of the handler, or of a config or model holding it)
+    give back the handler itself, as langchain-core's tracers do, so a copy writes whole records
+    to the same file through the same sink (langchain-core's own handler cannot be deep-copied
+    at all). ``pickle`` rebuilds the handler from its arguments on the same path, appending
+    (never truncating again, whatever ``mode`` was), beside the original if both live on.
 
     Args:
         filename: The log file.
@@ -57,12 +67,31 @@ class FileCallbackHandler(CallbackHandler):
                  style: str = "classic", processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
         formatter = file_formatter(format, color, style)
+        given = None if processors is None else tuple(processors)
         CallbackHandler.__init__(self, FileSink(filename, mode), formatter,
-                                 processors=processors, raise_error=raise_error)
+                                 processors=given, raise_error=raise_error)
         self.filename = os.fspath(filename)
         self.mode = mode
         self.color = color
         self.format = format
+        self.style = style
+        self._given_processors = given  # what pickling rebuilds with (None: the defaults)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the arguments, not the state: an open descriptor and its lock cannot travel, and the
+        # records still queued here are this handler's to write
+        # the absolute path the handler writes, so unpickling elsewhere writes the same file
+        return _rebuild, (type(self), getattr(self.sink, "path", self.filename), {
+            "color": self.color, "format": self.format, "style": self.style,
+            "processors": self._given_processors, "raise_error": self.raise_error})
 
     def __enter__(self) -> FileCallbackHandler:
         return self
+
+
+def _rebuild(cls: type[FileCallbackHandler], filename: str,
+             kwargs: dict[str, Any]) -> FileCallbackHandler:
+    """Unpickle a handler of ``cls`` on ``filename``, appending."""
+    handler = cls.__new__(cls)
+    FileCallbackHandler.__init__(handler, filename, "a", **kwargs)
+    return handler

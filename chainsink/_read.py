@@ -41,9 +41,16 @@ class BadLine:
 def parse_record(line: bytes | str) -> dict[str, Any]:
     """Parse one JSONL line into a record.
 
+    A UTF-8 byte order mark before the record (editors and Windows tools write one at the
+    start of a file) is an encoding mark, not data: it is ignored.
+
     Raises:
         ValueError: With a short reason when the line is not JSON or not a chainsink record.
     """
+    if isinstance(line, bytes):
+        line = line.removeprefix(b"\xef\xbb\xbf")
+    else:
+        line = line.removeprefix("\ufeff")
     try:
         rec = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,30 @@ def test_root_end_carries_trace_totals(tmp_path: Path) -> None:
     root = roots(records(path))[0]
     assert root["usage_by_model"] == {workloads.CHAT_MODEL_NAME: {
         **workloads.RETRIEVER_USAGE, "calls": 1}}
+
+
+async def test_capture_records_a_task_that_runs_after_the_block(tmp_path: Path) -> None:
+    """A task created inside capture(path) that only runs after the block is recorded, and
+    its trace is on disk once it is awaited."""
+    path = tmp_path / "late.jsonl"
+    with chainsink.capture(path):
+        task = asyncio.ensure_future(workloads.ainvoke_lcel([]))
+    assert await task
+    recs = records(path)
+    assert len(roots(recs)) == 1
+    starts = {r["run_id"] for r in recs if r["event"].endswith("_start")}
+    assert starts == {r["run_id"] for r in recs if r["event"].endswith(("_end", "_error"))}
+
+
+def test_capture_lets_go_of_its_file_once_unused(tmp_path: Path) -> None:
+    """The handler capture(path) made is freed (its file closed) once nothing can use it."""
+    path = tmp_path / "free.jsonl"
+    with chainsink.capture(path) as handler:
+        workloads.invoke_lcel([])
+    sink = weakref.ref(handler.sink)
+    del handler
+    assert sink() is None
+    assert len(roots(records(path))) == 1
 
 
 APP = textwrap.dedent("""

@@ -47,16 +47,19 @@ def test_stream_records_every_event_with_tree() -> None:
 
 
 def test_trace_state_is_freed() -> None:
-    """After a trace ends the handler holds no per-run state, even for runs that never ended."""
+    """After a trace ends the handler holds no per-trace state; a run still open when its root
+    ended is kept only until its own end."""
     handler, _ = collect()
     for _ in range(3):
         chain().invoke({"q": "x"}, config={"callbacks": [handler]})
     assert handler._runs == {} and handler._trace_runs == {}
     root, child = uuid.uuid4(), uuid.uuid4()
     handler.on_chain_start({}, {}, run_id=root)
-    handler.on_chain_start({}, {}, run_id=child, parent_run_id=root)  # never ends
+    handler.on_chain_start({}, {}, run_id=child, parent_run_id=root)  # ends after its root
     handler.on_chain_end({}, run_id=root)
-    assert handler._runs == {} and handler._trace_runs == {}
+    assert list(handler._runs) == [child] and handler._trace_runs == {}
+    handler.on_chain_end({}, run_id=child)
+    assert handler._runs == {} and handler._trace_runs == {} and not handler._outliving
 
 
 def test_lifecycle_disorder_is_recorded_not_raised() -> None:

@@ -105,7 +105,7 @@ def test_token_counts_and_streamed_tokens_are_not_masked() -> None:
     for _ in chain.stream({"q": "x"}, config={"callbacks": [CallbackHandler(lines.append)]}):
         pass
     recs = [json.loads(line) for line in lines]
-    assert [r["token"] for r in recs if r["event"] == "llm_new_token"][0] == "plain"
+    assert next(r["token"] for r in recs if r["event"] == "llm_new_token") == "plain"
     end = next(r for r in recs if r["event"] == "llm_end")
     assert end["usage"]["total_tokens"] == 5
 
@@ -239,3 +239,137 @@ def test_key_scan_is_linear_in_quotes_inside_strings() -> None:
     worker.join(60)
     assert result, "the Redactor did not finish within 60 s"
     assert result[0].data["inputs"]["api_key"] == "***"
+
+
+def _masked_input(redactor: Redactor, text: str) -> str:
+    import uuid
+
+    from chainsink import Event
+
+    event = Event("chain_start", 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, "Chain", "chain",
+                  [], {}, {"inputs": {"q": text}})
+    out = redactor(event)
+    assert isinstance(out, Event)
+    masked: str = out.data["inputs"]["q"]
+    return masked
+
+
+@pytest.mark.parametrize(("text", "secret", "expected"), [
+    ("{'user': 'bob', 'password': 'hunter2-abc'}", "hunter2-abc",
+     "{'user': 'bob', 'password': '***'}"),  # a tool's input_str: str() of its args
+    ('{"user": "bob", "api_key": "k-77aa-secret"}', "k-77aa-secret",
+     '{"user": "bob", "api_key": "***"}'),  # JSON in a string
+    ('{\\"client_secret\\": \\"cs-99-zz\\"}', "cs-99-zz",
+     '{\\"client_secret\\": \\"***\\"}'),  # JSON in a string in a string
+    ("connect?user=bob&password=pw-Zz-12&x=1", "pw-Zz-12", "connect?user=bob&password=***&x=1"),
+    ("db_password: pw-yaml-33\nhost: x", "pw-yaml-33", "db_password: ***\nhost: x"),
+    ("dbPassword=camel-pw-55 DB_TOKEN=UPPER-tok-55", "camel-pw-55",
+     "dbPassword=*** DB_TOKEN=***"),
+    ("headers['Authorization'] = 'opaque-value-1'", "opaque-value-1",
+     "headers['Authorization'] = '***'"),
+    ("GET / HTTP/1.1\nAuthorization: Basic dXNlcjpwYXNzd29yZA==\n", "dXNlcjpwYXNzd29yZA==",
+     "GET / HTTP/1.1\nAuthorization: Basic ***\n"),
+    ("clone https://bob:url-pw-44@git.example.com/r.git", "url-pw-44",
+     "clone https://***@git.example.com/r.git"),
+    ("我的API密钥是sk-abcdefghijklmnopqrstu", "sk-abcdefghijklmnopqrstu", "我的API密钥是***"),
+    ("APIキーはsk-abcdefghijklmnopqrstuvw", "sk-abcdefghijklmnopqrstuvw", "APIキーは***"),
+    ("ghp_abcdefghijklmnopqrstuvwxyz是", "ghp_abcdefghijklmnopqrstuvwxyz", "***是"),
+    ("pat github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+     "github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "pat ***"),
+    ("line\nsk-abcdefghijklmnopqrstu", "sk-abcdefghijklmnopqrstu", "line\n***"),  # JSON: \n
+    ("refresh_tokens=rt-12345678, api_tokens: at-9", "rt-12345678",
+     "refresh_tokens=***, api_tokens: ***"),
+    ("credentials={'user': 'u', 'key': 'nested-66'} ok", "nested-66", "credentials=*** ok"),
+])
+def test_secrets_are_masked_wherever_they_stand_in_text(text: str, secret: str,
+                                                       expected: str) -> None:
+    """Pairs with secret key names inside strings (reprs, JSON, queries, headers, YAML) and
+    credentials right after CJK text, a newline, or in a URL are masked; the rest is kept."""
+    assert _masked_input(Redactor(), text) == expected
+
+
+def test_token_counts_keep_numbers_and_token_credentials_are_masked() -> None:
+    """Only the usage-count names LangChain and the providers use are exempt, and only for
+    numbers (or mappings of numbers); refresh_tokens, api_tokens, access_tokens are secrets."""
+    import uuid
+
+    from chainsink import Event
+
+    usage = {"total_tokens": 5, "prompt_tokens": 2, "max_tokens": 100,
+             "output_token_details": {"audio": 0, "reasoning": 3},
+             "completion_tokens_details": {"reasoning_tokens": 1}}
+    leaky = {"refresh_tokens": "rt-aaaa", "api_tokens": ["at-bbbb"],
+             "access_tokens": {"a": "at-cccc"}, "input_tokens": "it-dddd",
+             "total_tokens_note": "tt-eeee"}
+    event = Event("llm_end", 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, "m", "llm", [], {},
+                  {"outputs": {"llm_output": {"token_usage": usage, **leaky}},
+                   "usage": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}})
+    out = Redactor()(event)
+    assert isinstance(out, Event)
+    llm_output = out.data["outputs"]["llm_output"]
+    assert llm_output["token_usage"] == usage
+    assert {key: llm_output[key] for key in leaky} == dict.fromkeys(leaky, "***")
+    assert out.data["usage"] == {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    assert _masked_input(Redactor(), "total_tokens: 42, max_tokens=9") == \
+        "total_tokens: 42, max_tokens=9"
+
+
+def test_a_masked_value_is_masked_in_the_rest_of_its_trace() -> None:
+    """A value masked by its key is masked where it shows up again in the trace (an error
+    message, a tag, the run name), from four characters on; other traces are not touched."""
+    import uuid
+
+    from chainsink import Event
+
+    redactor = Redactor()
+    trace = uuid.uuid4()
+
+    def event(kind: str, data: dict[str, Any], trace_id: uuid.UUID = trace,
+              name: str = "step", tags: list[str] | None = None) -> Event:
+        out = redactor(Event(kind, 0.0, uuid.uuid4(), None, trace_id, 0, name, "chain",
+                             tags or [], {}, data))
+        assert isinstance(out, Event)
+        return out
+
+    event("chain_start", {"inputs": {"password": "Pw-remembered-1", "pin": 1, "passwd": "abc"}})
+    failed = event("chain_error", {"error": {"type": "ValueError",
+                                             "message": "bad login Pw-remembered-1 (abc)"}},
+                   name="retry Pw-remembered-1", tags=["user:Pw-remembered-1"])
+    assert failed.data["error"]["message"] == "bad login *** (abc)"  # "abc": under 4 chars
+    assert failed.name == "retry ***" and failed.tags == ["user:***"]
+    other = event("chain_start", {"inputs": {"q": "Pw-remembered-1"}}, trace_id=uuid.uuid4())
+    assert other.data["inputs"]["q"] == "Pw-remembered-1"
+
+
+def test_fast_scans_find_what_the_default_patterns_find() -> None:
+    """The literal-led regexes the Redactor scans strings with find what DEFAULT_PATTERNS
+    match, boundaries and near misses included: each of their matches is a match of one of
+    the patterns, and together they cover every match of the patterns."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from chainsink.processors import DEFAULT_PATTERNS
+    from chainsink.processors._secrets import FAST_VALUES, URL_CREDENTIALS
+
+    combined = re.compile("|".join(f"(?:{p})" for p in DEFAULT_PATTERNS))
+    each = [re.compile(p) for p in DEFAULT_PATTERNS]
+    pieces = st.sampled_from(["sk-", "sk-ant-", "Bearer ", "bearer\t", "AKIA", "ghp_", "gho_",
+                              "github_pat_", "eyJ", ".", "_", "-", "x", "é", "是", " ", ":",
+                              "://", "@", "/", "A1b2C3d4E5f6G7h8", "ZZZZZZZZZZZZZZZZ", "abcde",
+                              "0123456789", "="])
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.lists(pieces, max_size=12))
+    def agree(parts: list[str]) -> None:
+        text = "".join(parts)
+        fast = [m.span() for m in FAST_VALUES.finditer(text)]
+        fast += [m.span(1) for m in URL_CREDENTIALS.finditer(text)]
+        for start, end in fast:
+            assert any((m := p.match(text, start)) and m.end() == end for p in each), text
+        covered = {i for start, end in fast for i in range(start, end)}
+        for match in combined.finditer(text):
+            assert covered.issuperset(range(*match.span())), text
+
+    agree()

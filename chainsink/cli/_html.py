@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import sys
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from chainsink.cli._inputs import (
     KIND_PROBLEMS,
     STDIN,
     Input,
-    InputError,
     LineReport,
     Progress,
     open_inputs,
     records,
-    reopen,
+    rewind,
     say,
     text_chunks,
 )
+from chainsink.cli._output import OutputError as OutputError  # noqa: PLC0414 - for _demo
+from chainsink.cli._output import refuse_input, write_output
 from chainsink.report import LogSummary, render_html, trace_view
 from chainsink.report._summary import ORDERS
 
@@ -74,10 +72,11 @@ def make_report(files: Sequence[str], output: str, *, max_traces: int = 200,
     """Write the report of ``files`` to ``output`` (``-``: stdout); return the exit code.
 
     Raises:
-        OutputError: The page could not be written.
+        OutputError: The output is one of the inputs, or the page could not be written.
     """
     inputs = open_inputs(files)
     try:
+        refuse_input(output, (inp.ident for inp in inputs))
         return _report(inputs, output, max_traces, pick, title, announce)
     finally:
         for inp in inputs:
@@ -125,7 +124,7 @@ def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title:
         text_logs.append((inp.name, note, chunks))
     page = render_html(summary if usable else None, traces, title=title,
                        sources=[inp.name for inp in usable + texts], text_logs=text_logs)
-    write_page(output, page)
+    write_output(output, page)
     if announce and output != STDIN:
         shown = f"{len(traces):,} in detail" if len(traces) < summary.traces else "all in detail"
         what = (f"{summary.traces:,} traces ({shown}), {summary.runs:,} runs, "
@@ -137,61 +136,10 @@ def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title:
 
 def _second_pass(inputs: Sequence[Input], progress: Progress,
                  offset: int) -> Iterator[dict[str, Any]]:
-    """The records of every input again, read quietly (the first pass reported the problems)."""
+    """The records of every input again, as the first pass read them, quietly (the first pass
+    reported the problems)."""
     for inp in inputs:
-        try:
-            again = reopen(inp)
-        except InputError as exc:
-            say(str(exc))
-            continue
-        try:
-            yield from records(again, LineReport(inp.name, quiet=True), progress, offset)
-        finally:
-            again.close()
+        if rewind(inp):
+            yield from records(inp, LineReport(inp.name, quiet=True), progress, offset,
+                               limit=inp.consumed)
         offset += inp.size or 0
-
-
-class OutputError(Exception):
-    """The report could not be written; the message starts with the path."""
-
-
-def write_page(target: str, chunks: Iterable[str]) -> None:
-    """Write the page to ``target`` (``-`` for stdout) as it is made.
-
-    A file is written under a temporary name and renamed into place when complete, so an
-    interrupted run never leaves half a report (or destroys the previous one).
-
-    Raises:
-        OutputError: The file could not be written.
-    """
-    if target == STDIN:
-        out = sys.stdout.buffer
-        for chunk in chunks:
-            out.write(chunk.encode("utf-8", "replace"))
-        out.flush()
-        return
-    directory = os.path.dirname(os.path.abspath(target))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".chainsink-", suffix=".html.tmp", dir=directory)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_chunks(f, chunks)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as open() would have made it
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _write_chunks(f: IO[bytes], chunks: Iterable[str]) -> None:
-    for chunk in chunks:
-        f.write(chunk.encode("utf-8", "replace"))

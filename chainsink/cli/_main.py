@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chainsink.cli import _demo, _html, _run, _stats, _tail
-from chainsink.cli._html import OutputError
+from chainsink.cli import _demo, _export, _html, _run, _stats, _tail
 from chainsink.cli._inputs import InputError, say
+from chainsink.cli._output import OutputError
 
 #: Everything worked (a log with some bad lines still counts, with a warning per line).
 EXIT_OK = 0
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"chainsink {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_tail, _html, _stats, _demo, _run):
+    for module in (_tail, _html, _stats, _export, _demo, _run):
         module.add_parser(commands)
     for sub in commands.choices.values():
         sub.epilog, sub.formatter_class = _EPILOG, argparse.RawDescriptionHelpFormatter

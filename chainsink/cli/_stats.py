@@ -17,6 +17,7 @@ from chainsink.cli._inputs import (
     records,
     say,
 )
+from chainsink.formatters import inert
 from chainsink.report import LogSummary, format_ms, short_id
 
 _NAME_WIDTH = 40
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         data["files"] = usable
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(render(summary, usable))
+        # names, models and files are log content: shown as text, never terminal control
+        sys.stdout.write(inert(render(summary, usable)))
     sys.stdout.flush()
     return 0
 
@@ -90,12 +92,16 @@ def render(s: LogSummary, files: list[str]) -> str:
     if s.first_ts:
         out.append(f"from {s.first_ts} to {s.last_ts}")
     extra = [f"{s.failed_traces:,} failed"]
+    if s.interrupted_traces:
+        extra.append(f"{s.interrupted_traces:,} interrupted")
     if s.incomplete_traces:
         extra.append(f"{s.incomplete_traces:,} incomplete")
     out += ["",
             f"traces  {s.traces:>10,}   ({', '.join(extra)})",
             f"runs    {s.runs:>10,}",
             f"errors  {s.errors:>10,}   (runs that failed)",
+            *([f"stopped {s.interrupted:>10,}   (runs interrupted, cancelled or handed off:"
+               " not failures)"] if s.interrupted else []),
             ""]
     rows = s.latency_rows()
     width = max([len("latency by run name")] + [len(_cut(n)) for n, _ in rows])

@@ -20,13 +20,24 @@ from chainsink.cli._inputs import (
     records,
     say,
 )
-from chainsink.formatters import ANSI, PLAIN, ConsoleFormatter, Styles, color_enabled
+from chainsink.formatters import (
+    ANSI,
+    PLAIN,
+    ConsoleFormatter,
+    Styles,
+    color_enabled,
+    inert,
+)
 from chainsink.report._trace import short_id
 
 #: How often a followed file is checked for new lines, rotation and truncation, in seconds.
 POLL_INTERVAL = 0.2
 #: Records held back at start while deciding whether lines need trace tags.
 HOLD_LIMIT = 2000
+#: Bytes of a followed file's start, and of what was read last, checked on every poll: when
+#: they changed, the file was rewritten in place (even to the same size or longer).
+_HEAD_BYTES = 4096
+_BEHIND_BYTES = 256
 #: Colours of the trace tags (never red: red means an error).
 _TAG_COLORS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[96m",
                "\033[93m", "\033[95m")
@@ -157,7 +168,7 @@ class Printer:
                 self._line_start = False
 
     def _tag(self, trace: str) -> str:
-        tag = short_id(trace)
+        tag = inert(short_id(trace))  # a trace id from the log is data, like the rest of it
         try:
             color = _TAG_COLORS[int(tag, 16) % len(_TAG_COLORS)]
         except ValueError:
@@ -178,8 +189,10 @@ class Follower:
     """Reads one file's complete lines as they are appended, like ``tail -F``.
 
     A half-written last line waits for its end. When the path is replaced (rotation), the old
-    file is read to its end and the new one from its start; when the file shrinks
-    (truncation), it is read again from its start.
+    file is read to its end and the new one from its start; when the file was truncated and
+    written again (it is now shorter than what was read, or its first bytes or the bytes last
+    read changed, even if all that happened between two polls), it is read again from its
+    start.
     """
 
     def __init__(self, inp: Input, report: LineReport) -> None:
@@ -190,6 +203,9 @@ class Follower:
         self.ident = self._ident(inp.stream)
         self.lineno = 0
         self.partial = b""
+        self._head = b""  # the file's first bytes, as read
+        self._head_whole = True  # False once a skipped over-long line left a gap in _head
+        self._behind = b""  # the last bytes read
 
     @staticmethod
     def _ident(stream: IO[bytes]) -> tuple[int, int]:
@@ -198,6 +214,10 @@ class Follower:
 
     def poll(self) -> Iterator[tuple[int, bytes]]:
         """Yield the complete lines appended since the last poll, with their line numbers."""
+        if self.stream is not None and self._rewritten(self.stream):
+            say(f"{self.name}: truncated; reading it again from the start")
+            self.stream.seek(0)
+            self._restart()
         yield from self._drain()
         try:
             st = os.stat(self.path)
@@ -211,13 +231,36 @@ class Follower:
                 self.report(BadLine(self.name, self.lineno + 1, "partial last line"))
             self.stream.close()
             self.stream = None
-            self.lineno, self.partial = 0, b""
+            self._restart()
             yield from self._drain()  # the new file, from its start
-        elif st.st_size < self.stream.tell():
-            say(f"{self.name}: truncated; reading it again from the start")
-            self.stream.seek(0)
-            self.lineno, self.partial = 0, b""
-            yield from self._drain()
+
+    def _restart(self) -> None:
+        self.lineno, self.partial = 0, b""
+        self._head, self._head_whole, self._behind = b"", True, b""
+
+    def _rewritten(self, stream: IO[bytes]) -> bool:
+        """Whether the open file no longer holds what was read from it."""
+        try:
+            fd = stream.fileno()
+            pos = stream.tell()
+            if os.fstat(fd).st_size < pos:
+                return True
+            behind = len(self._behind)
+            return (os.pread(fd, len(self._head), 0) != self._head
+                    or os.pread(fd, behind, pos - behind) != self._behind)
+        except OSError:  # cannot tell: keep reading where we are
+            return False
+
+    def _saw(self, chunk: bytes | None) -> None:
+        """Remember the start of the file and the last bytes read (None: bytes skipped)."""
+        if chunk is None:
+            self._head_whole, self._behind = False, b""
+            return
+        if self._head_whole and len(self._head) < _HEAD_BYTES:
+            self._head += chunk[:_HEAD_BYTES - len(self._head)]
+        tail = chunk[-_BEHIND_BYTES:]
+        self._behind = tail if len(tail) == _BEHIND_BYTES else (self._behind + tail)[
+            -_BEHIND_BYTES:]
 
     def _drain(self) -> Iterator[tuple[int, bytes]]:
         if self.stream is None:
@@ -227,6 +270,7 @@ class Follower:
                 return
             self.ident = self._ident(self.stream)
         for _, chunk, complete, problem in iter_lines(self.stream):
+            self._saw(chunk)
             if chunk is None:
                 self.lineno += 1
                 self.partial = b""

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from chainsink._event import Event
 from chainsink.formatters._console import ConsoleFormatter
 from chainsink.formatters._jsonl import JsonlFormatter, json_record, record
-from chainsink.formatters._styles import ANSI, PLAIN, Styles, color_enabled, strip_ansi
+from chainsink.formatters._styles import (
+    ANSI,
+    PLAIN,
+    Styles,
+    color_enabled,
+    inert,
+    strip_ansi,
+)
 
 Formatter = Callable[[Event], str]
 """A callable rendering one event as text (``""`` to write nothing)."""
@@ -25,6 +32,7 @@ __all__ = [
     "PLAIN",
     "Styles",
     "color_enabled",
+    "inert",
     "json_record",
     "record",
     "strip_ansi",

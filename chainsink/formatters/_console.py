@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainsink._event import Event
+from chainsink._jsonable import to_jsonable
 from chainsink.formatters._payload import (
     generation_lines,
     get,
@@ -13,7 +14,7 @@ from chainsink.formatters._payload import (
     show,
     tool_output,
 )
-from chainsink.formatters._styles import ANSI, LANGCHAIN_COLORS, PLAIN, Styles, strip_ansi
+from chainsink.formatters._styles import ANSI, LANGCHAIN_COLORS, PLAIN, STYLE_CODES, Styles, inert
 
 STYLES = ("classic", "detailed", "line")
 LIKE = ("stdout", "file")
@@ -39,6 +40,12 @@ class ConsoleFormatter:
     ``style="line"`` renders each event (tokens included) as the one line that heads it in the
     detailed style, with no indentation and no trailing newline: a log message.
 
+    Whatever the style, the run's content never controls the terminal: its control characters
+    show as text (``\\x1b``, ``\\x9b``, a lone ``\\r`` as ``\\r``) and its SGR colour codes are
+    dropped, except LangChain's own palette codes in coloured output (LLMChain and agents put
+    them in their text). So ``classic`` is langchain-core's output byte for byte for any
+    content without control characters (see :func:`~chainsink.formatters._styles.inert`).
+
     Args:
         style: ``"classic"``, ``"detailed"`` or ``"line"``.
         color: LangChain's default text colour name (``"green"``, ``"blue"``, ...), used where a
@@ -62,6 +69,7 @@ class ConsoleFormatter:
         self.ansi = ansi
         self.like = like
         self.styles = ANSI if ansi else PLAIN
+        self._keep = STYLE_CODES if ansi else frozenset()
         self._render: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
             "classic": _CLASSIC, "detailed": _DETAILED, "line": _LINE}[style]
         #: The event kinds this formatter renders; handlers skip the others early.
@@ -72,13 +80,18 @@ class ConsoleFormatter:
         render = self._render.get(event.event)
         if render is None:
             return ""
-        text = render(self, event)
-        return text if self.ansi else strip_ansi(text)
+        try:
+            text = render(self, event)
+        except Exception:  # noqa: BLE001 - a value refusing str(), == or bool(): show its JSON
+            text = render(self, event.replace(data=to_jsonable(event.data)))
+        # content and chainsink's own codes are made inert together: only STYLE_CODES survive
+        return inert(text, self._keep)
 
     def color_for(self, event: Event) -> str | None:
         """The LangChain colour for an event: the callback's own, else the default."""
-        display = event.data.get("display") or {}
-        return display.get("color") or self.color
+        display = event.data.get("display")
+        color = display.get("color") if isinstance(display, dict) else None
+        return color if isinstance(color, str) and color else self.color
 
 
 # -- classic: langchain_core.callbacks.stdout / file, reproduced -------------------------------
@@ -140,11 +153,37 @@ _CLASSIC: dict[str, Callable[[ConsoleFormatter, Event], str]] = {
 # -- detailed -----------------------------------------------------------------------------------
 
 
+def _blank(value: Any) -> bool:
+    """Whether a chain's inputs or outputs are ``{}`` or LangChain's placeholder.
+
+    Asked without ``==`` or ``bool()`` on the value: a numpy array or a pandas frame answers
+    those with something that is not a bool, other objects raise.
+    """
+    if not isinstance(value, dict):
+        return False
+    try:
+        if len(value) == 0:
+            return True
+        given = dict.get(value, "input")  # the placeholder's one key, without dict ==
+        return (len(value) == len(_PLACEHOLDER) and type(given) is str
+                and given == _PLACEHOLDER["input"])
+    except Exception:  # noqa: BLE001 - a dict subclass refusing len() or lookups
+        return False
+
+
+def _truthy(value: Any) -> bool:
+    """``bool(value)``, or True for a value that will not say (a numpy array, a frame)."""
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - ambiguous or refused truth: it has something to show
+        return True
+
+
 def _io(e: Event, label: str, value: Any) -> list[str]:
     """A chain's inputs or outputs: in full at the root, one short line for inner steps."""
-    if value is None or value in ({}, _PLACEHOLDER):
+    if value is None or _blank(value):
         return []
-    if value == "":
+    if isinstance(value, str) and str.__len__(value) == 0:
         return [f'{label}: ""']
     if e.depth == 0:
         return [f"{label}: {show(value)}"]
@@ -214,14 +253,20 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
     if kind == "tool_end":
         return (f"{s.bold}> Tool {e.name} finished{s.reset}{took}",
                 "output: " + show(tool_output(e.data.get("outputs"))))
-    docs = get(e.data.get("outputs") or {}, "documents") or []
+    docs = get(e.data.get("outputs") or {}, "documents")
+    docs = docs if isinstance(docs, (list, tuple)) else []
     lines = []
     for i, doc in enumerate(docs, 1):
         content = get(doc, "page_content", doc)
         meta = get(doc, "metadata")
-        lines.append(f"[{i}] {show(content)}" + (f" {show(meta)}" if meta else ""))
+        lines.append(f"[{i}] {show(content)}" + (f" {show(meta)}" if _truthy(meta) else ""))
     return (f"{s.bold}> Retriever {e.name} returned {len(docs)} documents{s.reset}{took}",
             "\n".join(lines))
+
+
+#: How the console words a run stopped without failing, by its record's ``interrupt``.
+_STOPPED = {"cancelled": "cancelled", "stream_closed": "stopped (stream closed)",
+            "handoff": "handed off", "drained": "drained"}
 
 
 def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
@@ -229,7 +274,9 @@ def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
     err = e.data.get("error") or {}
     what = e.event.split("_")[0]
     if e.data.get("interrupted") or e.data.get("aborted"):
-        how = "aborted" if e.data.get("aborted") else "interrupted"
+        kind = e.data.get("interrupt")
+        how = "aborted" if e.data.get("aborted") else _STOPPED.get(
+            kind if isinstance(kind, str) else "", "interrupted")
         return (s.colored(f"|| {what} {e.name} {how}", "yellow") + _took(s, e)
                 + f": {get(err, 'type')}: {get(err, 'message')}", "")
     return (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"

@@ -2,13 +2,17 @@
 
 They run in order between the callback and the formatter, so what they change reaches every
 sink. Every handler runs :func:`default_processors` (redaction, then truncation) unless given
-``processors=`` of its own.
+``processors=`` of its own. A processor may also return a tuple of events: ones it held back
+(the :class:`Redactor` holds streamed tokens that may start a secret), released with this one;
+the processors after it see each. Such a processor keeps state per run: give each handler its
+own (``default_processors()`` makes new ones).
 """
 
 from __future__ import annotations
 
-from chainsink.processors._redact import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
+from chainsink.processors._redact import Redactor
 from chainsink.processors._scan import TokenRule
+from chainsink.processors._secrets import DEFAULT_KEYS, DEFAULT_PATTERNS
 from chainsink.processors._truncate import Truncator
 
 

@@ -7,76 +7,88 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chainsink._event import Event
+from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._jsonable import data_json, to_jsonable
-from chainsink.processors._scan import RunVerdicts, TokenRule
-
-MASK = "***"
-
-#: Key names whose values are masked: substrings, case-insensitive.
-DEFAULT_KEYS = ("api_key", "apikey", "api-key", "secret", "password", "passwd", "token",
-                "authorization", "cookie", "credential", "private_key")
-
-#: Values that look like credentials wherever they appear.
-DEFAULT_PATTERNS = (
-    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}",  # OpenAI / Anthropic style keys
-    r"\b[Bb]earer\s+[A-Za-z0-9\-._~+/]{8,}=*",  # bearer tokens
-    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key ids
-    r"\bgh[pousr]_[A-Za-z0-9]{20,}\b",  # GitHub tokens
-    r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",  # JWTs
+from chainsink.processors._holdback import HoldBack, build, masked, merged
+from chainsink.processors._scan import RunVerdicts, TokenRule, run_blob
+from chainsink.processors._secrets import (
+    DEFAULT_KEYS,
+    DEFAULT_PATTERNS,
+    DEFAULT_SCANS,
+    FAST_VALUES,
+    MASK,
+    URL_CREDENTIALS,
+    KeyRules,
+    Memories,
+    Memory,
+    Span,
 )
 
-#: DEFAULT_PATTERNS for scanning serialized bytes, one regex each, each opening with a literal
-#: (with ``\b`` as a look-behind after it): ``re`` finds a literal prefix with a fast scan, where
-#: one alternation of ``\b``-anchored patterns is tried at every position (3-4x slower).
-_DEFAULT_SCANS = tuple(re.compile(p) for p in (
-    rb"sk-(?<![A-Za-z0-9_]sk-)(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}",
-    rb"Bearer(?<![A-Za-z0-9_]Bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*",
-    rb"bearer(?<![A-Za-z0-9_]bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*",
-    rb"AKIA(?<![A-Za-z0-9_]AKIA)[0-9A-Z]{16}\b",
-    rb"gh(?<![A-Za-z0-9_]gh)[pousr]_[A-Za-z0-9]{20,}\b",
-    rb"eyJ(?<![A-Za-z0-9_]eyJ)[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
-))
+HIDDEN = "[hidden]"
 
-#: Shorter substrings standing for several key names in the quick pre-check.
-_ANCHORS = {"api_key": "api", "apikey": "api", "api-key": "api", "password": "passw",
-            "passwd": "passw"}
-
-# token counts are not secrets: total_tokens, input_token_details, max_tokens, ...
-_NOT_SECRET = re.compile(r"tokens|token_(?:count|details|usage|type)|_token_details", re.I)
-#: "token" where _NOT_SECRET cannot match it: a key found secret for its "token" has one.
-_COUNT_FREE_TOKEN = rb"token(?!s|_(?:count|details|usage|type))"
-
-#: Every JSON string in order, with the colon that makes it a key. Possessive, and each match
-#: consumes its whole string, so the scan is linear: a quote escaped inside a string is never
-#: taken for the start of one (an unanchored key pattern restarted there, quadratic in the
-#: quotes of a long string).
-_JSON_STRINGS = re.compile(rb'"((?:[^"\\]++|\\.)*+)"(\s*:)?')
-
+_CLOSING = END_KINDS | ERROR_KINDS
 #: Blobs up to this many bytes are scanned with one regex per check, longer ones per pattern.
 _SHORT_BLOB = 64
+#: Names remembered at most with their verdict (names repeat: every run of a chain class).
+_MAX_NAMES = 4096
 
-#: Key verdicts remembered at most (keys repeat across events: usage, metadata, messages).
-_MAX_KEY_VERDICTS = 4096
+_INPUTS = frozenset({"inputs", "prompts", "messages", "input_str", "query", "tool_input"})
+_OUTPUTS = frozenset({"outputs", "return_values", "log", "token"})
+_NOTHING: frozenset[str] = frozenset()
+
+_OWN_TOKEN_KEY = b'{"token":'
+_ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))")
+_ESCAPED = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code is not None:
+        return chr(int(code, 16))
+    char = match.group(2)
+    return _ESCAPED.get(char, char)
+
+
+def _strings_of(blob: bytes) -> str:
+    """Serialized JSON with its strings' escapes undone (what a user's pattern looks at)."""
+    text = blob.decode("utf-8", "replace")
+    return _ESCAPES.sub(_unescape, text) if "\\" in text else text
 
 
 class Redactor:
-    """A processor that masks secrets in an event's payload, tags and metadata.
+    """A processor that masks secrets in an event's payload, run name, tags and metadata.
 
     Values under keys that look secret (``*api_key*``, ``*secret*``, ``*password*``,
-    ``authorization``, ``cookie``, ``*token*`` but not token counts such as ``total_tokens``)
-    and substrings that look like credentials (``sk-...`` keys, ``Bearer ...``, AWS
-    ``AKIA...``, GitHub ``ghp_...``, JWTs) become ``"***"``. pydantic ``SecretStr`` values are
-    never revealed. Events with nothing to mask pass through untouched: the check is a
-    substring scan over the serialized payload, and tags and metadata are checked once per run.
+    ``authorization``, ``cookie``, ``*token*``; a token count such as ``total_tokens`` keeps a
+    numeric value) and substrings that look like credentials (``sk-...`` keys, ``Bearer ...``,
+    AWS ``AKIA...``, GitHub ``ghp_...`` and ``github_pat_...``, JWTs, ``user:password@`` in
+    URLs) become ``"***"``, wherever they stand in text. So do the values of secret
+    ``key=value`` pairs written inside strings (``{'password': '...'}`` in a tool's
+    ``input_str``, JSON in a string, ``Authorization: Basic ...``). pydantic ``SecretStr``
+    values are never revealed.
+
+    A value masked once is remembered for the rest of its trace (values of at least 4
+    characters, up to 128 per trace) and masked in every string of the trace it shows up in
+    again: an agent's log, a formatted prompt, an error message, a tag, streamed tokens.
+    Streamed tokens that may be the start of a secret are held back until the text after them
+    decides; then each gets its own record again, but the tokens a secret spans get one,
+    masked. What is held when the run ends is written before its end record. Released
+    records come back with the event that released them, in a tuple. The state is per run:
+    give each handler its own Redactor.
+
+    Events with nothing to mask pass through untouched: the check is a scan over the
+    serialized payload, and tags and metadata are checked once per run.
 
     Args:
         keys: Extra key substrings to treat as secret (added to the defaults).
-        patterns: Extra regular expressions for secret values (added to the defaults).
+        patterns: Extra regular expressions for secret values (added to the defaults). They
+            are matched in each string and each token, not across tokens.
         mask: Optional callable applied to every string value after the built-in rules; return
             the string to keep (e.g. to mask customer ids).
         hide_inputs: Replace inputs (``inputs``, ``prompts``, ``messages``, ``input_str``,
-            ``query``, ``tool_input``) with ``"[hidden]"``.
+            ``query``, ``tool_input``) with ``"[hidden]"``, and what repeats them: a text
+            event's ``text`` (LLMChain's formatted prompt), a prompt run's ``outputs`` and an
+            agent action's ``log``.
         hide_outputs: Replace outputs (``outputs``, ``return_values``, ``log``, streamed
             ``token``) with ``"[hidden]"``.
     """
@@ -89,112 +101,255 @@ class Redactor:
         self.mask = mask
         self.hide_inputs = hide_inputs
         self.hide_outputs = hide_outputs
-        self._values = re.compile("|".join(f"(?:{p})" for p in self.patterns))
         extra = self.patterns[len(DEFAULT_PATTERNS):]
+        self._extra = re.compile("|".join(f"(?:{p})" for p in extra)) if extra else None
         # long blobs: one literal-led regex per pattern (fast scans); short blobs: one regex
         # for all (fewer calls). Both find the same secrets.
-        self._value_scans = _DEFAULT_SCANS + (
-            (re.compile("|".join(f"(?:{p})" for p in extra).encode()),) if extra else ())
-        self._short_value_scans = (re.compile(self._values.pattern.encode()),)
-        self._key_re = re.compile("|".join(re.escape(k) for k in self.keys), re.I)
-        # what a lowercased blob must contain for a key check to be worth it: fewer, shorter
-        # words, and "token" only where it is not a token count (see _secret_key)
-        words = [_COUNT_FREE_TOKEN if word == b"token" else re.escape(word)
-                 for word in dict.fromkeys(_ANCHORS.get(k, k).encode() for k in self.keys)]
-        self._key_words = tuple(re.compile(word) for word in words)
-        self._short_key_words = (re.compile(b"|".join(words)),)
-        self._key_verdicts: dict[bytes, bool] = {}  # JSON key -> is it a secret key?
-        self._hidden = (({"inputs", "prompts", "messages", "input_str", "query", "tool_input"}
-                         if hide_inputs else set())
-                        | ({"outputs", "return_values", "log", "token"}
-                           if hide_outputs else set()))
+        self._value_scans = DEFAULT_SCANS
+        self._short_value_scans = (re.compile(b"|".join(s.pattern for s in DEFAULT_SCANS)),)
+        self._keys = KeyRules(self.keys)
+        detectors = build(self._keys.keys)
+        self._token_source = (detectors.suspect if self._extra is None
+                              else f"(?:{self._extra.pattern})|{detectors.suspect}")
+        #: A token that this does not match passes unchanged and starts no hold.
+        self._token_re = re.compile(self._token_source)
+        self._memories = Memories()
+        self._traces = self._memories.traces
+        self._hold = HoldBack(detectors, self._spans, self._memory_of)
+        self._held = self._hold.runs
+        self._hidden = ((_INPUTS if hide_inputs else _NOTHING)
+                        | (_OUTPUTS if hide_outputs else _NOTHING))
+        self._hidden_text = self._hidden | {"text"}
+        self._hidden_log = self._hidden | {"log"}
+        self._hidden_outputs = self._hidden | {"outputs"}
         self._run_has_secret = RunVerdicts(self._has_secret)
+        self._names: dict[str, bool] = {}
+        self._last_run: tuple[Any, ...] | None = None
 
-    def _secret_key(self, key: str) -> bool:
-        return bool(self._key_re.search(key)) and not _NOT_SECRET.search(key)
+    # -- deciding cheaply -----------------------------------------------------------------------
 
-    def _has_secret(self, blob: bytes, own_first_key: bool = False) -> bool:
-        """Whether serialized JSON holds a secret-looking value or a value under a secret key.
-
-        ``own_first_key``: the blob's first key is chainsink's own (a token event's
-        ``"token"``), not a payload's.
-        """
+    def _has_secret(self, blob: bytes) -> bool:
+        """Whether serialized JSON holds a secret-looking value or a value under a secret key
+        (its own keys, or pairs written inside its strings)."""
         short = len(blob) <= _SHORT_BLOB
         low = blob.lower()
-        for word in self._short_key_words if short else self._key_words:
-            if word.search(low) is not None:
-                break
-        else:
-            word = None
-        if word is not None:
-            keys = [key for key, colon in _JSON_STRINGS.findall(blob) if colon]
-            if own_first_key and keys and keys[0] == b"token":
-                del keys[0]
-            verdicts = self._key_verdicts
-            for key in keys:
-                secret = verdicts.get(key)
-                if secret is None:
-                    if len(verdicts) >= _MAX_KEY_VERDICTS:
-                        verdicts.clear()
-                    secret = self._secret_key(key.decode("utf-8", "replace"))
-                    verdicts[key] = secret
-                if secret:
+        keys = self._keys
+        # a token event's own "token" key is chainsink's, not a payload's
+        own = len(_OWN_TOKEN_KEY) if blob.startswith(_OWN_TOKEN_KEY) else 0
+        for word in (keys.short_byte_words,) if short else keys.byte_word_scans:
+            if word.search(low, own) is not None:
+                if keys.pairs_in_json(blob, low, own):
                     return True
+                break
         # a plain loop: no generator per event
         for scan in self._short_value_scans if short else self._value_scans:
             if scan.search(blob) is not None:
                 return True
-        return False
+        return self._extra is not None and self._extra.search(_strings_of(blob)) is not None
 
-    def _needed(self, event: Event) -> bool:
-        if self.mask is not None or (self._hidden and not self._hidden.isdisjoint(event.data)):
-            return True
+    def _text_has_secret(self, text: str) -> bool:
+        return (FAST_VALUES.search(text) is not None
+                or URL_CREDENTIALS.search(text) is not None
+                or (self._extra is not None and self._extra.search(text) is not None)
+                or (self._keys.words.search(text) is not None and bool(self._keys.pairs(text))))
+
+    def _memory_of(self, event: Event) -> Memory | None:
+        traces = self._traces
+        return traces.get(event.trace_id.int) if traces else None
+
+    def _run_needs(self, event: Event, memory: Memory | None) -> bool:
+        """Whether the run's name, tags or metadata need masking."""
+        text_re = None if memory is None else memory.text_re
+        last = self._last_run  # a run's events (its tokens) come in a row
+        if (last is not None and last[0] is event.run_id and last[1] is event.tags
+                and last[2] is event.metadata and last[3] is event.name and last[4] is text_re
+                and event.event not in _CLOSING):
+            verdict: bool = last[5]
+            return verdict
+        verdict = self._run_verdict(event, memory)
+        self._last_run = (event.run_id, event.tags, event.metadata, event.name, text_re, verdict)
+        return verdict
+
+    def _run_verdict(self, event: Event, memory: Memory | None) -> bool:
         if self._run_has_secret(event):
             return True
-        if event.event == "llm_new_token":
-            token = event.data.get("token")
-            if isinstance(token, str):  # the hottest event: a bare value, no keys to check
-                return self._values.search(token) is not None
-            return self._has_secret(data_json(event), own_first_key=True)
-        return bool(event.data) and self._has_secret(data_json(event))
+        name = event.name
+        verdict = self._names.get(name)
+        if verdict is None:
+            verdict = self._text_has_secret(name)
+            if len(self._names) >= _MAX_NAMES:
+                self._names.clear()
+            self._names[name] = verdict
+        if verdict:
+            return True
+        if memory is not None and memory.text_re is not None and memory.blob_re is not None:
+            return (memory.text_re.search(name) is not None
+                    or memory.blob_re.search(run_blob(event.tags, event.metadata)) is not None)
+        return False
+
+    def _hidden_for(self, event: Event) -> frozenset[str]:
+        if self.hide_inputs:
+            kind = event.event
+            if kind == "text":
+                return self._hidden_text
+            if kind == "agent_action":  # its log repeats the tool input
+                return self._hidden_log
+            if kind == "chain_end" and event.run_type == "prompt":  # the inputs, formatted
+                return self._hidden_outputs
+        return self._hidden
+
+    def _needed(self, event: Event, hidden: frozenset[str], memory: Memory | None) -> bool:
+        if self.mask is not None or (hidden and not hidden.isdisjoint(event.data)):
+            return True
+        if self._run_needs(event, memory):
+            return True
+        if not event.data:
+            return False
+        blob = data_json(event)
+        if self._has_secret(blob):
+            return True
+        return (memory is not None and memory.blob_re is not None
+                and memory.blob_re.search(blob) is not None)
 
     def token_rule(self, event: Event) -> TokenRule | None:
-        """Tokens of ``event``'s run pass unchanged unless they match a secret pattern.
+        """Tokens of ``event``'s run pass unchanged unless they may hold or start a secret.
 
-        None (every token is checked in full) with ``mask``, ``hide_outputs``, or secrets in
-        the run's tags or metadata.
+        None (every token is checked in full) with ``mask``, ``hide_outputs``, secrets in the
+        run's name, tags or metadata, or text of the run held back.
         """
-        if self.mask is not None or "token" in self._hidden or self._run_has_secret(event):
+        if self.mask is not None or "token" in self._hidden or event.run_id.int in self._held:
             return None
-        return TokenRule(sys.maxsize, self._values)
+        memory = self._memory_of(event)
+        if self._run_needs(event, memory):
+            return None
+        reject = self._token_re if memory is None or memory.token_re is None else memory.token_re
+        return TokenRule(sys.maxsize, reject)
 
-    def __call__(self, event: Event) -> Event:
-        """Return ``event``, or a copy with its secrets masked."""
-        if not self._needed(event):
+    # -- masking ------------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> Event | tuple[Event, ...]:
+        """Return ``event``, or a copy with its secrets masked; with the token record of text
+        held back for its run first, when it ends the run."""
+        kind = event.event
+        if kind == "llm_new_token":
+            return self._token(event)
+        if self._held and kind in _CLOSING:
+            pieces = self._hold.release(event.run_id.int)
+            if pieces:
+                return (*(self._token_record(*piece) for piece in pieces), self._event(event))
+        return self._event(event)
+
+    def _event(self, event: Event) -> Event:
+        hidden = self._hidden_for(event)
+        if not self._needed(event, hidden, self._memory_of(event)):
             return event
-        data = {}
-        for key, value in event.data.items():
-            if key in self._hidden:
-                data[key] = "[hidden]"
-            else:
-                data[key] = self._clean(to_jsonable(value))
-        return event.replace(
-            data=data, metadata=self._clean(to_jsonable(event.metadata)),
-            tags=[self._clean_str(t) for t in to_jsonable(event.tags)])
+        return self._redact(event, hidden)
 
-    def _clean(self, value: Any) -> Any:
+    def _token(self, event: Event) -> Event | tuple[Event, ...]:
+        # the hottest event where a handler has no token shortcut: plain lookups only
+        token = event.data.get("token")
+        run = event.run_id.int
+        if type(token) is not str or "token" in self._hidden:
+            # content blocks end the text held before them
+            pieces = self._hold.release(run) if self._held else []
+            out = self._event(event)
+            return (*(self._token_record(*piece) for piece in pieces), out) if pieces else out
+        traces = self._traces
+        memory = traces.get(event.trace_id.int) if traces else None
+        if not self._held or run not in self._held:
+            reject = (self._token_re if memory is None or memory.token_re is None
+                      else memory.token_re)
+            if reject.search(token) is None:
+                if self.mask is None and not self._run_needs(event, memory):
+                    return event
+                return self._token_record(event, token)
+        return tuple(self._token_record(ev, text)
+                     for ev, text in self._hold.feed(event, token, memory))
+
+    def _token_record(self, event: Event, text: str) -> Event:
+        """A token event carrying ``text`` (already masked by the built-in rules)."""
+        if self.mask is not None:
+            text = self.mask(text)
+        memory = self._memory_of(event)
+        if not self._run_needs(event, memory):
+            if text == event.data.get("token"):
+                return event  # held back and let go unchanged
+            return event.replace(data={**event.data, "token": text})
+        data = {**event.data, "token": text}
+        text_re = None if memory is None else memory.text_re
+        return event.replace(data=data, name=self._clean_str(event.name, text_re),
+                             metadata=self._clean(to_jsonable(event.metadata), text_re),
+                             tags=self._clean(to_jsonable(event.tags), text_re))
+
+    def _redact(self, event: Event, hidden: frozenset[str]) -> Event:
+        values = {key: to_jsonable(value) for key, value in event.data.items()
+                  if key not in hidden}
+        metadata = to_jsonable(event.metadata)
+        tags = to_jsonable(event.tags)
+        # first every secret of the event, so that each is masked in all its strings
+        found: list[str] = []
+        for part in (*values.values(), metadata, tags, event.name):  # data's keys are ours
+            self._collect(part, found, False)
+        memory = (self._memories.add(event.trace_id.int, found, self._token_source) if found
+                  else self._memory_of(event))
+        text_re = None if memory is None else memory.text_re
+        data = {key: HIDDEN if key in hidden else self._clean(values[key], text_re)
+                for key in event.data}
+        return event.replace(data=data, metadata=self._clean(metadata, text_re),
+                             tags=self._clean(tags, text_re),
+                             name=self._clean_str(event.name, text_re))
+
+    def _collect(self, value: Any, found: list[str], secret: bool) -> None:
+        """Add to ``found`` the secrets in a JSON-able ``value`` (all of it if ``secret``)."""
         if isinstance(value, str):
-            return self._clean_str(value)
+            if secret:
+                found.append(value)
+            else:
+                found.extend(value[s.start:s.end] for s in self._found_in(value))
+        elif isinstance(value, dict):
+            keys = self._keys
+            for key, item in value.items():
+                self._collect(key, found, False)
+                self._collect(item, found, secret or keys.masks(key, item))
+        elif isinstance(value, list):
+            for item in value:
+                self._collect(item, found, secret)
+        elif secret and isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.append(str(value))
+
+    def _found_in(self, text: str) -> list[Span]:
+        """Pattern matches and secret pairs' values in ``text``."""
+        spans = [Span(*m.span()) for m in FAST_VALUES.finditer(text)]
+        spans.extend(Span(*m.span(1)) for m in URL_CREDENTIALS.finditer(text))
+        if self._extra is not None:
+            spans.extend(Span(*m.span()) for m in self._extra.finditer(text))
+        if self._keys.words.search(text) is not None:
+            spans.extend(self._keys.pairs(text))
+        return spans
+
+    def _spans(self, text: str, memory: Memory | None) -> list[Span]:
+        return self._spans_with(text, None if memory is None else memory.text_re)
+
+    def _spans_with(self, text: str, text_re: re.Pattern[str] | None) -> list[Span]:
+        spans = self._found_in(text)
+        if text_re is not None:
+            spans.extend(Span(*m.span()) for m in text_re.finditer(text))
+        return merged(spans) if spans else spans
+
+    def _clean(self, value: Any, text_re: re.Pattern[str] | None) -> Any:
+        if isinstance(value, str):
+            return self._clean_str(value, text_re)
         if isinstance(value, dict):
             # a credential can be a key too (a dict indexed by API key)
-            return {self._clean_str(k): MASK if self._secret_key(k) else self._clean(v)
-                    for k, v in value.items()}
+            keys = self._keys
+            return {self._clean_str(k, text_re): MASK if keys.masks(k, v)
+                    else self._clean(v, text_re) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._clean(v) for v in value]
+            return [self._clean(v, text_re) for v in value]
         return value
 
-    def _clean_str(self, text: Any) -> Any:
-        if not isinstance(text, str):
-            return text
-        text = self._values.sub(MASK, text)
+    def _clean_str(self, text: str, text_re: re.Pattern[str] | None) -> str:
+        spans = self._spans_with(text, text_re)
+        if spans:
+            text = masked(text, 0, len(text), spans)
         return self.mask(text) if self.mask is not None else text

@@ -24,6 +24,11 @@ class TokenRule(NamedTuple):
     go through the processor's ``__call__``. Processors offer a rule with a
     ``token_rule(event)`` method (``event`` being a token event of the run, with empty
     ``data``), or ``None`` when every token of that run needs them.
+
+    A processor may hold tokens back (returning an empty tuple) and release them later with
+    another event (a tuple of events): it then gives no rule while it holds any of the run's
+    tokens, and ``reject`` matches every token that may start a hold. Handlers ask for the
+    rule again after a token went through ``__call__``.
     """
 
     max_chars: int

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from chainsink._event import Event
-from chainsink._jsonable import data_json, dumps, to_jsonable
+from chainsink._jsonable import CUT, bounded_jsonable, cached_data_json, data_json, dumps
 from chainsink.processors._scan import RunVerdicts, TokenRule
+
+#: What a record holds besides its payload: ids, timestamp, kind, depth and the keys' names.
+_RECORD_OVERHEAD = 512
 
 
 class Truncator:
@@ -15,13 +18,16 @@ class Truncator:
     A string longer than ``max_chars`` keeps its start and ends with
     ``"...[truncated N chars]"``; a list or dict with more than ``max_items`` entries keeps
     the first ones and records ``"...[truncated N items]"``. If the record is still larger
-    than ``max_record_bytes`` the caps are tightened until it fits, so one record stays well
-    under 1 MB by default. Events that are small enough pass through untouched.
+    than ``max_record_bytes`` the caps are tightened, and what still does not fit is cut
+    breadth first (each level keeps its shape before a deeper one gets anything; a value
+    left out reads ``"...[truncated]"``), so a record stays under ``max_record_bytes`` for
+    any shape of value. The work is bounded by what is kept: a tree of a million leaves is
+    never walked whole. Events that are small enough pass through untouched.
 
     Args:
         max_chars: Longest string kept whole.
         max_items: Most entries of a list or dict kept.
-        max_record_bytes: Target size of a record's payload.
+        max_record_bytes: Most bytes of one record (its JSONL line).
 
     Raises:
         ValueError: For caps that are not positive ints.
@@ -63,36 +69,80 @@ class Truncator:
             if isinstance(token, str) and len(token) <= self.max_chars and \
                     not self._run_too_big(event):
                 return event
-        elif self._small(data_json(event)) and not self._run_too_big(event):
+        elif self._fits(event) and not self._run_too_big(event):
             return event
-        payload = to_jsonable({"tags": event.tags, "metadata": event.metadata,
-                               "data": event.data})
+        return self._cut(event)
+
+    def _fits(self, event: Event) -> bool:
+        """Whether the event's data is within the caps, found in work bounded by them."""
+        blob = cached_data_json(event)  # free when an earlier processor serialized it
+        if blob is None:
+            if not _few_entries(event.data, self.max_items):
+                return False  # never serialize a value the caps will cut anyway
+            blob = data_json(event)
+        return self._small(blob)
+
+    def _cut(self, event: Event) -> Event:
+        """A copy of ``event`` cut to the caps and under ``max_record_bytes``."""
         chars, items = self.max_chars, self.max_items
-        cut = _cut(payload, chars, items)
-        while len(dumps(cut)) > self.max_record_bytes and (chars > 64 or items > 4):
-            chars, items = max(64, chars // 4), max(4, items // 4)
-            cut = _cut(payload, chars, items)
-        return event.replace(tags=cut["tags"], metadata=cut["metadata"], data=cut["data"],
-                             name=_cut(event.name, chars, items),
-                             run_type=_cut(event.run_type, chars, items))
-
-
-def _cut(value: Any, chars: int, items: int) -> Any:
-    if isinstance(value, str):
-        if len(value) > chars:
-            return f"{value[:chars]}...[truncated {len(value) - chars} chars]"
-        return value
-    if isinstance(value, list):
-        kept = [_cut(v, chars, items) for v in value[:items]]
-        if len(value) > items:
-            kept.append(f"...[truncated {len(value) - items} items]")
-        return kept
-    if isinstance(value, dict):
-        out = {}
-        for i, (k, v) in enumerate(value.items()):
-            if i >= items:
-                out["..."] = f"[truncated {len(value) - items} items]"
+        # data first: its own fields (duration, error, ...) are walked before the run's
+        payload = {"data": event.data, "metadata": event.metadata, "tags": event.tags}
+        room = max(1024, self.max_record_bytes - _RECORD_OVERHEAD
+                   - 2 * min(len(event.name), chars) - 2 * min(len(event.run_type), chars))
+        budget = room
+        for _ in range(8):  # each try is bounded by the budget, whatever the value
+            cut = bounded_jsonable(payload, max_chars=chars, max_items=items,
+                                   max_bytes=budget)
+            size = len(dumps(cut.value))
+            if size > room:  # escapes took more room than counted: a smaller budget
+                budget = max(256, budget * room // size - 256)
+                continue
+            if not cut.dropped:
                 break
-            out[_cut(k, chars, items)] = _cut(v, chars, items)
-        return out
+            # the budget left something out: shorter strings and lists may keep more of it
+            tighter = max(64, chars // 4), max(4, items // 4)
+            if tighter == (chars, items) or (cut.longest <= tighter[0]
+                                             and cut.widest <= tighter[1]):
+                break
+            chars, items = tighter
+        value = cut.value if isinstance(cut.value, dict) else {}
+        data = value.get("data")
+        metadata = value.get("metadata", CUT)
+        tags = value.get("tags", CUT)
+        return event.replace(
+            data=data if isinstance(data, dict) else {"...": CUT},
+            metadata={"...": CUT} if isinstance(event.metadata, dict) and not isinstance(
+                metadata, dict) else metadata,
+            tags=[CUT] if isinstance(event.tags, list) and not isinstance(tags, list) else tags,
+            name=_cut_text(event.name, chars), run_type=_cut_text(event.run_type, chars))
+
+
+_NESTED = (dict, list, tuple)
+
+
+def _few_entries(value: Any, limit: int) -> bool:
+    """Whether the dicts, lists and tuples in ``value`` hold at most ``limit`` entries in all.
+
+    Counting stops past ``limit``, so the answer costs at most that many steps; objects
+    (messages, results) count as one entry each.
+    """
+    left = limit
+    todo = [value]
+    try:
+        while todo:
+            node = todo.pop()
+            left -= len(node)
+            if left < 0:
+                return False
+            for item in node.values() if isinstance(node, dict) else node:
+                if isinstance(item, _NESTED):
+                    todo.append(item)
+    except Exception:  # noqa: BLE001 - a container refusing len() or iteration: cut it
+        return False
+    return True
+
+
+def _cut_text(value: str, chars: int) -> str:
+    if len(value) > chars:
+        return f"{value[:chars]}...[truncated {len(value) - chars} chars]"
     return value

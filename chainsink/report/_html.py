@@ -13,7 +13,7 @@ import base64
 import hashlib
 import html
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -81,7 +81,7 @@ def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
             is shown above the log.
         generated: When the report was made (now by default).
     """
-    when = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
     yield ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
            "<meta name=\"referrer\" content=\"no-referrer\">\n"
@@ -120,11 +120,14 @@ def _card(value: str, label: str, note: str = "", bad: bool = False) -> str:
 def _summary(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str]:
     tokens = s.tokens
     trace_note = f"{s.failed_traces:,} failed" + (
+        f", {s.interrupted_traces:,} interrupted" if s.interrupted_traces else "") + (
         f", {s.incomplete_traces:,} incomplete" if s.incomplete_traces else "")
     yield "<section id=\"summary\">\n<h2>Summary</h2>\n<div class=\"cards\">\n"
     yield _card(f"{s.traces:,}", "traces", trace_note)
     yield _card(f"{s.runs:,}", "runs", f"{s.records:,} records")
-    yield _card(f"{s.errors:,}", "errors", "runs that failed", bad=s.errors > 0)
+    yield _card(f"{s.errors:,}", "errors", "runs that failed" + (
+        f"; {s.interrupted:,} stopped without failing" if s.interrupted else ""),
+        bad=s.errors > 0)
     yield _card(f"{tokens.total_tokens:,}", "tokens",
                 f"{tokens.input_tokens:,} in \u00b7 {tokens.output_tokens:,} out")
     yield _card(f"{tokens.calls:,}", "model calls", f"{len(s.tokens_by_model)} models")
@@ -183,7 +186,7 @@ def _slowest_table(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[
     yield ("<table id=\"slowest\">\n<tr><th class=\"num\">duration</th><th>trace</th><th>started"
            "</th><th class=\"num\">runs</th><th>status</th></tr>\n")
     for t in slowest:
-        name = _e(t.name)
+        name = f"<bdi>{_e(t.name)}</bdi>"  # isolated: an override in it stops at its end
         if t.trace_id in index:
             name = f"<a href=\"#trace-{index[t.trace_id]}\">{name}</a>"
         yield (f"<tr><td class=\"num\">{_e(format_ms(t.duration_ms))}</td><td class=\"name\">"

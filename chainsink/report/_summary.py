@@ -4,21 +4,23 @@ A :class:`LogSummary` sees every record once and keeps only small things: counte
 :class:`Latency` per run name, token sums per model, a small aggregate per *open* trace, and two
 bounded heaps (the slowest traces, and the traces picked for full detail). Memory therefore
 grows with the number of run names, models and traces in flight, never with the length of the
-log.
+log; and traces in flight are capped too (:data:`MAX_OPEN_TRACES`), so a log of traces that
+never ended (killed workers) costs no more than one with a few.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 import itertools
-import math
 import random
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
+from chainsink.report._values import MAX_TOKEN_SUM, duration_ms, token_count, utc_time
 
 #: How many durations each run name keeps for its percentiles (exact below this many runs).
 SAMPLE_SIZE = 1024
@@ -26,6 +28,15 @@ SAMPLE_SIZE = 1024
 MAX_NAMES = 1000
 OTHER_NAMES = "(other names)"
 UNKNOWN_MODEL = "(unknown model)"
+#: Models tracked separately; calls of further models are pooled under :data:`OTHER_MODELS`.
+MAX_MODELS = 1000
+OTHER_MODELS = "(other models)"
+#: Traces followed in flight. Past this many, the one quiet the longest is summarised as it
+#: stands (incomplete) and its later records count only in the totals.
+MAX_OPEN_TRACES = 10_000
+#: Records held for traces in flight when records are kept (``keep_records``). Past this many,
+#: the quietest traces lose theirs (they are then shown without detail, as dropped records).
+MAX_OPEN_RECORDS = 100_000
 #: How the traces shown in full are picked.
 ORDERS = ("errors", "recent", "slowest")
 #: Closed trace ids remembered so that a straggling record does not count as a new trace.
@@ -87,10 +98,13 @@ class Tokens:
     def add(self, usage: dict[str, Any] | None) -> None:
         """Count one model call and add its usage (None when the model reported none)."""
         self.calls += 1
-        if usage:
-            self.input_tokens += _int(usage.get("input_tokens"))
-            self.output_tokens += _int(usage.get("output_tokens"))
-            self.total_tokens += _int(usage.get("total_tokens"))
+        if usage:  # sums stop at the largest integer JSON readers hold
+            self.input_tokens = min(self.input_tokens + _int(usage.get("input_tokens")),
+                                    MAX_TOKEN_SUM)
+            self.output_tokens = min(self.output_tokens + _int(usage.get("output_tokens")),
+                                     MAX_TOKEN_SUM)
+            self.total_tokens = min(self.total_tokens + _int(usage.get("total_tokens")),
+                                    MAX_TOKEN_SUM)
 
 
 @dataclasses.dataclass(eq=False)
@@ -105,12 +119,19 @@ class TraceSummary:
         end: The last record's ``ts``.
         duration_ms: The root run's duration, or the time between its first and last record.
         runs: Runs started in the trace.
-        errors: Runs that failed.
+        errors: Runs that failed (an error record not flagged ``interrupted`` or ``aborted``).
         error: The first failure, as ``"Type: message"``.
         tokens: Token usage of the trace's model calls.
         complete: Whether the root run's end (or error) was logged.
         records: The trace's records, when the summary keeps them (see ``keep_records``).
-        dropped: Records not kept because the trace was too long.
+        dropped: Records not kept because the trace was too long (or, when records are
+            kept in one pass, because too many traces were in flight: ``MAX_OPEN_RECORDS``).
+        interrupted: Runs stopped without failing: error records flagged ``interrupted``
+            (Ctrl-C, cancellation, a closed stream, a LangGraph interrupt or handoff) or
+            ``aborted`` (closed by chainsink at exit).
+        interrupt: The first such stop that paused or cut the trace short, as
+            ``"Type: message"``; a LangGraph handoff (``interrupt: "handoff"``) is control
+            flow and does not set it.
     """
 
     trace_id: str
@@ -126,19 +147,25 @@ class TraceSummary:
     complete: bool = False
     records: list[dict[str, Any]] | None = None
     dropped: int = 0
+    interrupted: int = 0
+    interrupt: str | None = None
 
     @property
     def status(self) -> str:
-        """``"error"`` if any run failed, else ``"ok"``, or ``"incomplete"`` if it never ended."""
+        """``"error"`` if any run failed, else ``"incomplete"`` if the root never ended,
+        ``"interrupted"`` if a run was stopped (see ``interrupt``), else ``"ok"``."""
         if self.errors:
             return "error"
-        return "ok" if self.complete else "incomplete"
+        if not self.complete:
+            return "incomplete"
+        return "ok" if self.interrupt is None else "interrupted"
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON values (without records)."""
         return {"trace_id": self.trace_id, "name": self.name, "run_type": self.run_type,
                 "start": self.start, "end": self.end, "duration_ms": self.duration_ms,
                 "runs": self.runs, "errors": self.errors, "error": self.error,
+                "interrupted": self.interrupted, "interrupt": self.interrupt,
                 "status": self.status, "tokens": dataclasses.asdict(self.tokens)}
 
 
@@ -186,14 +213,22 @@ class LogSummary:
         self.traces = 0
         self.runs = 0
         self.errors = 0
+        self.interrupted = 0
         self.failed_traces = 0
+        self.interrupted_traces = 0
         self.incomplete_traces = 0
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.latency: dict[str, Latency] = {}
         self.tokens_by_model: dict[str, Tokens] = {}
         self._rand = random.Random(0)
-        self._open: dict[str, TraceSummary] = {}
+        # in order of last activity (an OrderedDict: a dict's first item is slow to find after
+        # many are removed from its front)
+        self._open: collections.OrderedDict[str, TraceSummary] = collections.OrderedDict()
+        self._held = 0  # records held for the traces in _open
+        # runs started and not yet ended, per open trace: a trace closes when its root has
+        # ended and so have they (a branch may end after its parallel root failed)
+        self._running: dict[str, set[str]] = {}
         self._closed: dict[str, None] = {}
         self._picked: list[tuple[tuple[Any, ...], int, TraceSummary]] = []
         self._slowest: list[tuple[float, int, TraceSummary]] = []
@@ -224,16 +259,30 @@ class LogSummary:
             if self.keep_records:
                 trace.records = []
             self.traces += 1
+            if len(self._open) > MAX_OPEN_TRACES:  # summarise the quietest as it stands
+                self._close_trace(next(iter(self._open.values())))
+        elif trace is not None:  # _open stays in order of last activity: quietest first
+            self._open.move_to_end(trace_id)
         if trace is not None:
             trace.end = max(trace.end, ts)
             if ts and (not trace.start or ts < trace.start):
                 trace.start = ts
             if trace.records is not None:
+                held = len(trace.records)
                 _keep(trace, rec)
+                self._held += len(trace.records) - held
+                if self._held > MAX_OPEN_RECORDS:
+                    self._shed()
+            elif self.keep_records and kind != "llm_new_token":
+                trace.dropped += 1  # its records were shed while it was in flight
         if kind in START_KINDS:
             self.runs += 1
             if trace is not None:
                 trace.runs += 1
+                running = self._running.get(trace_id)
+                if running is None:
+                    running = self._running[trace_id] = set()
+                running.add(run_id)
                 if run_id == trace_id:
                     trace.name, trace.run_type = _name(rec), _text(rec.get("run_type"))
         elif kind in _CLOSING:
@@ -253,7 +302,11 @@ class LogSummary:
         if ms is not None:
             latency.add(ms)
         failed = kind in ERROR_KINDS
-        if failed:
+        stopped = failed and stopped_without_failing(rec)
+        if stopped:  # interrupted, cancelled, handed off, aborted: not a failure
+            failed = False
+            self.interrupted += 1
+        elif failed:
             self.errors += 1
             latency.errors += 1
         if kind == "llm_end":
@@ -262,7 +315,11 @@ class LogSummary:
             key = model if isinstance(model, str) and model else UNKNOWN_MODEL
             tokens = self.tokens_by_model.get(key)
             if tokens is None:
-                tokens = self.tokens_by_model[key] = Tokens()
+                if len(self.tokens_by_model) >= MAX_MODELS:
+                    key = OTHER_MODELS
+                    tokens = self.tokens_by_model.get(key)
+                if tokens is None:
+                    tokens = self.tokens_by_model[key] = Tokens()
             tokens.add(usage if isinstance(usage, dict) else None)
             if trace is not None:
                 trace.tokens.add(usage if isinstance(usage, dict) else None)
@@ -272,13 +329,34 @@ class LogSummary:
             trace.errors += 1
             if trace.error is None:
                 trace.error = _error_text(rec.get("error"))
+        elif stopped:
+            trace.interrupted += 1
+            if trace.interrupt is None and rec.get("interrupt") != "handoff":
+                trace.interrupt = _error_text(rec.get("error"))
+        running = self._running.get(trace_id)
+        if running:
+            running.discard(run_id)
         if run_id == trace_id:
             trace.complete = True
             trace.duration_ms = ms
+        if trace.complete and not running:
             self._close_trace(trace)
 
+    def _shed(self) -> None:
+        """Drop the records held for the quietest traces in flight, down to half the budget."""
+        for trace in self._open.values():
+            if self._held <= MAX_OPEN_RECORDS // 2:
+                return
+            if trace.records:
+                self._held -= len(trace.records)
+                trace.dropped += len(trace.records)
+                trace.records = None
+
     def _close_trace(self, trace: TraceSummary) -> None:
+        if trace.records is not None and trace.trace_id in self._open:
+            self._held -= len(trace.records)
         self._open.pop(trace.trace_id, None)
+        self._running.pop(trace.trace_id, None)
         self._closed[trace.trace_id] = None
         if len(self._closed) > _CLOSED_MEMORY:
             del self._closed[next(iter(self._closed))]
@@ -286,6 +364,8 @@ class LogSummary:
             trace.duration_ms = span_ms(trace.start, trace.end)
         if trace.errors:
             self.failed_traces += 1
+        elif trace.status == "interrupted":
+            self.interrupted_traces += 1
         if not trace.complete:
             self.incomplete_traces += 1
         seq = next(self._seq)
@@ -332,9 +412,9 @@ class LogSummary:
         total = Tokens()
         for t in self.tokens_by_model.values():
             total.calls += t.calls
-            total.input_tokens += t.input_tokens
-            total.output_tokens += t.output_tokens
-            total.total_tokens += t.total_tokens
+            total.input_tokens = min(total.input_tokens + t.input_tokens, MAX_TOKEN_SUM)
+            total.output_tokens = min(total.output_tokens + t.output_tokens, MAX_TOKEN_SUM)
+            total.total_tokens = min(total.total_tokens + t.total_tokens, MAX_TOKEN_SUM)
         return total
 
     def selected(self) -> list[TraceSummary]:
@@ -355,9 +435,11 @@ class LogSummary:
             "records": self.records,
             "traces": self.traces,
             "failed_traces": self.failed_traces,
+            "interrupted_traces": self.interrupted_traces,
             "incomplete_traces": self.incomplete_traces,
             "runs": self.runs,
             "errors": self.errors,
+            "interrupted": self.interrupted,
             "first_ts": self.first_ts,
             "last_ts": self.last_ts,
             "tokens": dataclasses.asdict(self.tokens),
@@ -391,6 +473,12 @@ def _keep(trace: TraceSummary, rec: dict[str, Any]) -> None:
         trace.dropped += 1
 
 
+def stopped_without_failing(rec: dict[str, Any]) -> bool:
+    """Whether an error record is of a run stopped without failing: flagged ``interrupted``
+    (cancelled, interrupted, its stream closed, handed off) or ``aborted`` (closed at exit)."""
+    return rec.get("interrupted") is True or rec.get("aborted") is True
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -402,14 +490,8 @@ def _name(rec: dict[str, Any]) -> str:
     return name if isinstance(name, str) and name else "<unknown>"
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _ms(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value) if value >= 0 else None
-    return None
+_int = token_count
+_ms = duration_ms
 
 
 def _error_text(error: Any) -> str:
@@ -421,13 +503,9 @@ def _error_text(error: Any) -> str:
 
 
 def parse_ts(value: Any) -> datetime | None:
-    """A record's ``ts`` as an aware datetime, or None if it is missing or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    """A record's ``ts`` as an aware UTC datetime (no offset: taken as UTC), or None if it is
+    missing, malformed or out of range (see :func:`~chainsink.report._values.utc_time`)."""
+    return utc_time(value)
 
 
 def span_ms(start: str | None, end: str | None) -> float | None:

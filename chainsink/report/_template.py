@@ -1,7 +1,8 @@
 """The report page's constant parts: CSS and JavaScript. No log data is ever formatted into these.
 
 The script builds the trace list from the JSON data block with ``textContent`` only; it never
-parses log text as HTML.
+parses log text as HTML, never builds a URL from it, and keys no plain object by it (a run type
+called ``__proto__`` or ``constructor`` is a name like any other: maps are ``Map`` and ``Set``).
 """
 
 CSS = r"""
@@ -116,6 +117,10 @@ summary code, .tid { font-family: var(--mono); color: var(--muted); font-size: 1
 .more { color: var(--muted); padding: 4px 12px; }
 .empty { color: var(--muted); padding: 14px; text-align: center; }
 .textlog .ansi2html-content { display: block; }
+/* a log's SGR 8 (conceal) would hide text: a report shows everything the log holds */
+.textlog .ansi8 { visibility: visible; }
+/* text from a log is isolated: a right-to-left override in it never reorders what is beside it */
+bdi, .tname, .rname, .tid, .detail dd, .detail li, .trace-error { unicode-bidi: isolate; }
 .textlog pre { max-height: none; background: #000; color: #aaa; }
 """
 
@@ -123,7 +128,7 @@ SCRIPT = r"""
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("chainsink-data").textContent);
-  var KNOWN = {chain: 1, llm: 1, tool: 1, retriever: 1, prompt: 1, parser: 1};
+  var KNOWN = new Set(["chain", "llm", "tool", "retriever", "prompt", "parser"]);
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -131,7 +136,7 @@ SCRIPT = r"""
     if (text !== undefined && text !== null) { e.textContent = String(text); }
     return e;
   }
-  function typeClass(t) { return KNOWN[t] === 1 ? t : "other"; }
+  function typeClass(t) { return KNOWN.has(t) ? t : "other"; }
   function ms(v) {
     if (v === null || v === undefined) { return "\u2013"; }
     v = Number(v);
@@ -145,13 +150,14 @@ SCRIPT = r"""
 
   var list = $("trace-list");
   var search = $("q"), typeSel = $("type"), errOnly = $("errors-only"), count = $("count");
-  var types = {};
-  DATA.traces.forEach(function (t) { t.types.forEach(function (x) { types[x] = 1; }); });
-  Object.keys(types).sort().forEach(function (x) { typeSel.appendChild(new Option(x, x)); });
+  var types = new Set();
+  DATA.traces.forEach(function (t) { t.types.forEach(function (x) { types.add(String(x)); }); });
+  Array.from(types).sort().forEach(function (x) { typeSel.appendChild(new Option(x, x)); });
 
   var items = DATA.traces.map(function (t, i) {
     var d = el("details", "trace " + (t.status === "error" ? "error" :
-                                      t.status === "incomplete" ? "incomplete" : "ok"));
+                                      t.status === "incomplete" ||
+                                      t.status === "interrupted" ? "incomplete" : "ok"));
     d.id = "trace-" + i;
     var s = el("summary");
     s.appendChild(el("span", "tname", t.name));
@@ -164,6 +170,7 @@ SCRIPT = r"""
       s.appendChild(el("span", "badge-err", t.errors + (t.errors === 1 ? " error" : " errors")));
     }
     if (t.status === "incomplete") { s.appendChild(el("span", "badge-inc", "incomplete")); }
+    if (t.status === "interrupted") { s.appendChild(el("span", "badge-inc", "interrupted")); }
     s.appendChild(el("code", "tid", t.tag));
     d.appendChild(s);
     var item = {t: t, d: d, rows: null};
@@ -255,21 +262,32 @@ SCRIPT = r"""
       add("tokens", num(r.tok[0]) + " in \u00B7 " + num(r.tok[1]) + " out \u00B7 " +
           num(r.tok[2]) + " total");
     }
-    if (r.tags && r.tags.length) { add("tags", r.tags.join(", ")); }
+    if (r.tags && r.tags.length) {  // each tag isolated: an override in one stops at its end
+      var tags = el("dd");
+      r.tags.forEach(function (tag, k) {
+        if (k) { tags.appendChild(document.createTextNode(", ")); }
+        tags.appendChild(el("bdi", "", tag));
+      });
+      dl.appendChild(el("dt", "", "tags"));
+      dl.appendChild(tags);
+    }
     box.appendChild(dl);
     function section(title, text, cls) {
       if (text === undefined || text === null) { return; }
       box.appendChild(el("h4", "", title));
       box.appendChild(el("pre", cls || "", text));
     }
-    section("error", r.err, "err");
+    if (r.s === "interrupted") { section("stopped by", r.err); }
+    else { section("error", r.err, "err"); }
     section("inputs", r["in"]);
     section("outputs", r.out);
     if (r.ev && r.ev.length) {
       box.appendChild(el("h4", "", "events"));
       var ul = el("ul");
       r.ev.forEach(function (e) {
-        ul.appendChild(el("li", "", (e[0] === null ? "" : "+" + ms(e[0]) + "  ") + e[1]));
+        var li = el("li", "", e[0] === null ? "" : "+" + ms(e[0]) + "  ");
+        li.appendChild(el("bdi", "", e[1]));
+        ul.appendChild(li);
       });
       box.appendChild(ul);
     }

@@ -13,7 +13,8 @@ from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
 from chainsink._read import event_from_record
 from chainsink.formatters import ConsoleFormatter
 from chainsink.formatters._payload import generation_lines, get, message_lines, tool_output
-from chainsink.report._summary import TraceSummary, parse_ts
+from chainsink.report._summary import TraceSummary, parse_ts, stopped_without_failing
+from chainsink.report._values import duration_ms, token_count
 
 #: Longest text shown for one value (inputs, outputs, metadata) of one run.
 VALUE_LIMIT = 10_000
@@ -128,6 +129,8 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
         "runs": summary.runs,
         "errors": summary.errors,
         "error": summary.error,
+        "interrupted": summary.interrupted,
+        "interrupt": summary.interrupt,
         "tokens": [tokens.input_tokens, tokens.output_tokens, tokens.total_tokens]
         if tokens.total_tokens or tokens.input_tokens or tokens.output_tokens else None,
         "types": types,
@@ -184,13 +187,13 @@ def _started(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> 
 
 def _ended(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> None:
     run.end = ts
-    duration = rec.get("duration_ms")
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-        run.duration_ms = float(duration)
+    duration = duration_ms(rec.get("duration_ms"))  # None when not a believable duration
+    if duration is not None:
+        run.duration_ms = duration
     if run.start is None and ts is not None and run.duration_ms is not None:
         run.start = ts - timedelta(milliseconds=run.duration_ms)  # its start was not logged
     if kind in ERROR_KINDS:
-        run.status = "error"
+        run.status = "interrupted" if stopped_without_failing(rec) else "error"
         err = rec.get("error")
         if isinstance(err, dict):
             run.error = _clip(f"{err.get('type')}: {err.get('message')}")
@@ -306,5 +309,4 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+_int = token_count

@@ -44,8 +44,19 @@ def _level_of(kind: str) -> str:
 
 
 def _level_kind(event: Any) -> str:
-    """:func:`_level_of` the event's kind."""
-    return _level_of(getattr(event, "event", ""))
+    """:func:`_level_of` the event's kind; a run stopped without failing is not an error.
+
+    An error record flagged ``interrupted`` or ``aborted`` (cancelled, interrupted, its stream
+    closed, closed at exit) logs at ``warning``, and a LangGraph handoff at the ordinary
+    level: alerting on ERROR must not fire for them.
+    """
+    level = _level_of(getattr(event, "event", ""))
+    if level == "error":
+        data = getattr(event, "data", None)
+        if isinstance(data, dict) and (data.get("interrupted") is True
+                                       or data.get("aborted") is True):
+            return "normal" if data.get("interrupt") == "handoff" else "warning"
+    return level
 
 
 _STDLIB_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -77,7 +88,8 @@ class LoggingSink(Sink):
 
     Args:
         logger: The logger; ``logging.getLogger("chainsink")`` by default.
-        level: The level for ordinary events; errors log at ERROR, tokens at DEBUG.
+        level: The level for ordinary events; errors log at ERROR (runs stopped without
+            failing at WARNING, see :func:`_level_kind`), tokens at DEBUG.
     """
 
     def __init__(self, logger: logging.Logger | None = None, *,
@@ -86,7 +98,8 @@ class LoggingSink(Sink):
         resolved = logging.getLevelName(level) if isinstance(level, str) else level
         if not isinstance(resolved, int):
             raise ValueError(f"unknown logging level {level!r}")
-        self._levels = {"normal": resolved, "error": logging.ERROR, "token": logging.DEBUG}
+        self._levels = {"normal": resolved, "error": logging.ERROR, "token": logging.DEBUG,
+                        "warning": logging.WARNING}
 
     def accepts(self, kind: str) -> bool:
         """Whether the logger would log an event of ``kind`` now (handlers skip the rest)."""
@@ -112,7 +125,8 @@ class LoguruSink(Sink):
 
     Args:
         logger: A loguru logger; ``loguru.logger`` by default.
-        level: The level for ordinary events; errors log at ERROR, tokens at TRACE.
+        level: The level for ordinary events; errors log at ERROR (runs stopped without
+            failing at WARNING), tokens at TRACE.
 
     Raises:
         ImportError: If loguru is not installed (``pip install chainsink[loguru]``).
@@ -123,7 +137,8 @@ class LoguruSink(Sink):
         if logger is None:
             logger = _optional("loguru").logger
         self.logger = logger
-        self._levels = {"normal": level, "error": "ERROR", "token": "TRACE"}
+        self._levels = {"normal": level, "error": "ERROR", "token": "TRACE",
+                        "warning": "WARNING"}
         # severities, to skip building records loguru would drop (raises for unknown names)
         self._numbers = {kind: name if isinstance(name, int) else logger.level(name).no
                          for kind, name in self._levels.items()}
@@ -160,8 +175,8 @@ class StructlogSink(Sink):
 
     Args:
         logger: A structlog logger; ``structlog.get_logger("chainsink")`` by default.
-        level: The method for ordinary events (``"info"``); errors use ``error``, tokens
-            ``debug``.
+        level: The method for ordinary events (``"info"``); errors use ``error`` (runs
+            stopped without failing ``warning``), tokens ``debug``.
 
     Raises:
         ImportError: If structlog is not installed (``pip install chainsink[structlog]``).
@@ -176,7 +191,8 @@ class StructlogSink(Sink):
         if logger is None:
             logger = _optional("structlog").get_logger("chainsink")
         self.logger = logger
-        self._levels = {"normal": level, "error": "error", "token": "debug"}
+        self._levels = {"normal": level, "error": "error", "token": "debug",
+                        "warning": "warning"}
 
     def accepts(self, kind: str) -> bool:
         """Whether the logger logs an event of ``kind`` (filtering loggers say; others do)."""

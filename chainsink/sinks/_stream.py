@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from chainsink._report import Reporter
 from chainsink.sinks._base import Sink
+
+#: Sinks whose lock a forked child must replace (see _after_fork_in_child).
+_locked: weakref.WeakSet[StreamSink | CallableSink] = weakref.WeakSet()
 
 
 class StreamSink(Sink):
@@ -27,6 +32,7 @@ class StreamSink(Sink):
         self._lock = threading.Lock()
         self._broken = False
         self._report = Reporter("stdout" if stream is None else f"stream {stream!r}")
+        _locked.add(self)
 
     def _target(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stdout
@@ -72,6 +78,7 @@ class CallableSink(Sink):
     def __init__(self, function: Callable[[str], Any]) -> None:
         self.function = function
         self._lock = threading.Lock()
+        _locked.add(self)
 
     def write(self, text: str, event: Any = None) -> None:
         """Call the function with ``text``."""
@@ -83,3 +90,13 @@ class CallableSink(Sink):
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def _after_fork_in_child() -> None:
+    # a lock another thread held at fork() stays held forever in the child: start afresh
+    for sink in list(_locked):
+        sink._lock = threading.Lock()  # noqa: SLF001
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -90,8 +90,8 @@ def usable_records(data: bytes) -> int:
     for line in data.split(b"\n"):
         if not line.strip():
             continue
-        try:
-            rec = orjson.loads(line)
+        try:  # a byte order mark before a record is an encoding mark (read_events skips it)
+            rec = orjson.loads(line.removeprefix(b"\xef\xbb\xbf"))
         except orjson.JSONDecodeError:
             continue
         if isinstance(rec, dict) and isinstance(rec.get("event"), str) and "run_id" in rec:

@@ -1,0 +1,123 @@
+"""``chainsink export``: send the runs of JSONL logs to a tracing stack, over OTLP/HTTP."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from chainsink.cli._inputs import (
+    KIND_PROBLEMS,
+    STDIN,
+    LineReport,
+    Progress,
+    open_inputs,
+    records,
+    say,
+)
+
+#: Exit code when nothing usable was read or the endpoint refused the spans.
+EXIT_FAILED = 1
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``export`` on the CLI's subcommand parsers."""
+    p = commands.add_parser(
+        "export", help="send the runs of JSONL logs to an OpenTelemetry (OTLP/HTTP) endpoint",
+        description="Send every run of JSONL logs (plain, rotated, .gz, or - for stdin) as an "
+                    "OpenTelemetry span to an OTLP/HTTP endpoint, with the log's ids and times: "
+                    "trace id = the root run id, span id = the run id's low 64 bits, so "
+                    "exporting a log twice sends the same ids. Runs the log never ends are "
+                    "sent as unfinished (status ERROR, chainsink.unfinished=true). Secrets are "
+                    "masked first, as the handlers do.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL log(s); - for stdin")
+    p.add_argument("--otlp", metavar="URL",
+                   help="the collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT "
+                        "(/v1/traces is appended), e.g. http://localhost:4318; default: the "
+                        "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT environment variables")
+    p.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
+                   help="an HTTP header for every request (repeatable); default: "
+                        "OTEL_EXPORTER_OTLP_[TRACES_]HEADERS")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long one request may take with its retries (default: "
+                        "OTEL_EXPORTER_OTLP_TIMEOUT, else 10)")
+    p.add_argument("--content", action="store_true",
+                   help="send prompts, messages, inputs and outputs as attributes too (after "
+                        "redaction; also OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="
+                        "true)")
+    p.add_argument("--openinference", action="store_true",
+                   help="add OpenInference attributes, so Arize Phoenix renders runs natively")
+    p.set_defaults(run=run, check=check, parser=p)
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors the parser cannot see (exit 2)."""
+    if args.files.count(STDIN) > 1:
+        parser.error("stdin (-) can be read only once")
+    headers = {}
+    for item in args.header:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--header {item!r}: expected KEY=VALUE")
+        headers[key.strip()] = value.strip()
+    args.headers = headers
+    if args.timeout is not None and not args.timeout > 0:
+        parser.error("--timeout must be a positive number of seconds")
+    if args.otlp is not None:
+        from chainsink.otel._endpoint import url_problem
+
+        problem = url_problem(args.otlp)
+        if problem:
+            parser.error(f"--otlp: {problem}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainsink export``; return the exit code."""
+    try:
+        from chainsink.otel import require_otel
+
+        require_otel()
+    except ImportError as exc:
+        say(str(exc).split(" (")[0])
+        return EXIT_FAILED
+    from chainsink.otel._endpoint import env_traces_endpoint, traces_endpoint
+    from chainsink.otel._export import ExportFailed, Replay, otlp_exporter
+    from chainsink.otel._handler import content_from_env
+
+    exporter = otlp_exporter(args.otlp, headers=args.headers, timeout=args.timeout)
+    where = traces_endpoint(args.otlp) if args.otlp else env_traces_endpoint()
+    replay = Replay(exporter, capture_content=args.content or content_from_env(),
+                    conventions=("gen_ai", "openinference") if args.openinference
+                    else ("gen_ai",))
+    inputs = open_inputs(args.files)
+    sizes = [i.size for i in inputs]
+    progress = Progress("chainsink export", None if None in sizes else sum(s or 0 for s in sizes))
+    usable: list[str] = []
+    done = 0
+    try:
+        for inp in inputs:
+            if inp.kind != "jsonl":
+                say(f"{inp.name}: {KIND_PROBLEMS[inp.kind]}")
+                continue
+            report = LineReport(inp.name)
+            for rec in records(inp, report, progress, done):
+                replay.feed(rec)
+            done += inp.size or 0
+            if report.done():
+                usable.append(inp.name)
+        if not usable:
+            return EXIT_FAILED
+        replay.finish()
+    except ExportFailed as exc:
+        progress.close()
+        say(f"export to {where} failed: {exc}")
+        return EXIT_FAILED
+    finally:
+        progress.close()
+        for inp in inputs:
+            inp.close()
+        replay.close()
+    unfinished = (f" ({replay.unfinished:,} unfinished: the log has no end for them)"
+                  if replay.unfinished else "")
+    say(f"sent {replay.sent:,} runs{unfinished} from {', '.join(usable)} to {where}")
+    return 0
+

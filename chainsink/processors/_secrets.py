@@ -1,0 +1,441 @@
+"""Finding secrets in text: credential patterns, ``key=value`` pairs and remembered values.
+
+Everything here runs in time linear in the text: every pattern is possessive or has a
+look-behind that lets a candidate start only where the previous one could not have run
+through, and the key scan never goes back over text it has passed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import orjson
+
+MASK = "***"
+
+#: Key names whose values are masked: substrings, case-insensitive.
+DEFAULT_KEYS = ("api_key", "apikey", "api-key", "secret", "password", "passwd", "token",
+                "authorization", "cookie", "credential", "private_key")
+
+#: Values that look like credentials wherever they appear, even right after text with no
+#: space (``我的API密钥是sk-...``): each may start anywhere but inside a run of its own
+#: characters, which also keeps every one of them linear in the text.
+DEFAULT_PATTERNS = (
+    r"(?<![A-Za-z0-9_\-])sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}+",  # OpenAI / Anthropic keys
+    r"(?<![A-Za-z0-9_\-])[Bb]earer\s++[A-Za-z0-9\-._~+/]{8,}+=*+",  # bearer tokens
+    r"(?<![A-Za-z0-9])AKIA[0-9A-Z]{16}(?![A-Za-z0-9])",  # AWS access key ids
+    r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{20,}+",  # GitHub tokens
+    r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}+",  # GitHub fine-grained tokens
+    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+",  # JWTs
+    r"(?<=://)[^\s/?#@:'\"]++:[^\s/?#'\"]*(?=@)",  # user:password in a URL
+)
+
+
+#: DEFAULT_PATTERNS but the URL's, each opening with its literal (its look-behind after it):
+#: the same matches, found faster (``re`` skips the positions where no literal starts).
+FAST_VALUES = re.compile("|".join((
+    r"sk-(?<![A-Za-z0-9_\-]sk-)(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}+",
+    r"Bearer(?<![A-Za-z0-9_\-]Bearer)\s++[A-Za-z0-9\-._~+/]{8,}+=*+",
+    r"bearer(?<![A-Za-z0-9_\-]bearer)\s++[A-Za-z0-9\-._~+/]{8,}+=*+",
+    r"AKIA(?<![A-Za-z0-9]AKIA)[0-9A-Z]{16}(?![A-Za-z0-9])",
+    r"gh(?<![A-Za-z0-9]gh)[pousr]_[A-Za-z0-9]{20,}+",
+    r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{20,}+",
+    r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+",
+)))
+#: DEFAULT_PATTERNS' URL credentials, found from "://" (group 1 is the secret).
+URL_CREDENTIALS = re.compile(r"://([^\s/?#@:'\"]++:[^\s/?#'\"]*)(?=@)")
+
+
+def folding(words: Iterable[str]) -> str:
+    """A regex for ``words`` in any case, each branch opening with a plain character (so that
+    ``re`` skips the positions where none starts), longest first."""
+    branches = []
+    for word in sorted(words, key=len, reverse=True):
+        rest = f"(?i:{re.escape(word[1:])})" if len(word) > 1 else ""
+        for first in dict.fromkeys((word[0].lower(), word[0].upper())):
+            branches.append(re.escape(first) + rest)
+    return "|".join(branches) or "(?!)"
+
+
+def _json_escaped(literal: bytes) -> bytes:
+    """A look-behind alternative: ``literal`` right after a JSON escape (``\\n``, ``\\u001b``),
+    where the serialized text has a letter that the string itself does not."""
+    return rb"|(?<=\\[nrtbf]" + literal + rb")|(?<=\\u[0-9a-fA-F]{4}" + literal + rb")"
+
+
+#: DEFAULT_PATTERNS for scanning serialized JSON, one regex each, each opening with a literal
+#: (its look-behind after it): ``re`` finds a literal prefix with a fast scan, where one
+#: alternation is tried at every position (3-4x slower). They find at least what the patterns
+#: find in the strings that were serialized (a quick check: the masking itself uses the
+#: patterns).
+DEFAULT_SCANS = tuple(re.compile(p) for p in (
+    rb"sk-(?:(?<![A-Za-z0-9_\-]sk-)" + _json_escaped(rb"sk-")
+    + rb")(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}+",
+    rb"earer(?<=[Bb]earer)(?:(?<![A-Za-z0-9_\-][Bb]earer)" + _json_escaped(rb"[Bb]earer")
+    + rb")\s++[A-Za-z0-9\-._~+/]{8,}+",
+    rb"AKIA(?:(?<![A-Za-z0-9]AKIA)" + _json_escaped(rb"AKIA") + rb")[0-9A-Z]{16}(?![A-Za-z0-9])",
+    rb"gh(?:(?<![A-Za-z0-9]gh)" + _json_escaped(rb"gh") + rb")[pousr]_[A-Za-z0-9]{20,}+",
+    rb"github_pat_(?:(?<![A-Za-z0-9_]github_pat_)" + _json_escaped(rb"github_pat_")
+    + rb")[A-Za-z0-9_]{20,}+",
+    rb"eyJ(?:(?<![A-Za-z0-9_\-]eyJ)" + _json_escaped(rb"eyJ")
+    + rb")[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+",
+    rb"://[^\s/?#@:'\"]++:[^\s/?#'\"]*@",
+))
+
+#: Values remembered per trace are at least this long, so that a short value ("a", "no")
+#: under a secret key does not mask every occurrence of it in the trace.
+MIN_REMEMBERED = 4
+#: Longer values are masked where they are found but not remembered.
+MAX_REMEMBERED_CHARS = 1024
+#: Values remembered per trace at most (the newest are kept).
+MAX_REMEMBERED = 128
+#: Remembered values that are too common to mean anything.
+_NOT_REMEMBERED = frozenset({"true", "false", "none", "null", "[hidden]", MASK})
+
+# -- token counts -------------------------------------------------------------------------------
+
+#: Key names that count tokens in LangChain's usage_metadata and the providers' usage and
+#: request parameters (matched lowercased, with or without ``_``: ``inputTokens`` too). Their
+#: values are kept when they are numbers, null or mappings (whose own keys are judged like
+#: any others); anything else under them is masked, and every other name with "token" in it
+#: (``refresh_tokens``, ``api_tokens``, ``access_tokens``) is a credential.
+COUNT_NAMES = (
+    # LangChain usage_metadata, chainsink's usage
+    "input_tokens", "output_tokens", "total_tokens", "input_token_details",
+    "output_token_details",
+    # OpenAI (and get_openai_callback), Mistral, Groq, ...
+    "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
+    "cached_tokens", "audio_tokens", "reasoning_tokens", "accepted_prediction_tokens",
+    "rejected_prediction_tokens", "token_usage", "max_tokens", "max_completion_tokens",
+    # Anthropic
+    "cache_creation_input_tokens", "cache_read_input_tokens", "max_tokens_to_sample",
+    # Google
+    "prompt_token_count", "candidates_token_count", "total_token_count",
+    "cached_content_token_count", "thoughts_token_count", "tool_use_prompt_token_count",
+    "max_output_tokens",
+    # Hugging Face, generic
+    "max_new_tokens", "num_tokens", "token_count", "tokens",
+)
+COUNT_KEYS = frozenset(name.replace("_", "") for name in COUNT_NAMES)
+
+
+def _free_token(names: Sequence[str]) -> bytes:
+    """A regex for "token" in lowercased JSON where it is not in a count key with a count
+    value (``"total_tokens":5``, ``"input_token_details":{...}``): what "token" must match
+    for a blob to need its keys looked at one by one."""
+    guards = []
+    # in the order given (the commonest first): a count key fails at its own guard
+    for spelling in dict.fromkeys(s for name in names for s in (name, name.replace("_", ""))):
+        if "token" not in spelling:
+            continue
+        before, after = spelling.split("token", 1)
+        guards.append(b'(?!(?<="' + re.escape(before.encode()) + b"token)"
+                      + re.escape(after.encode()) + rb'"\s*+:\s*+(?:-|\d|null|\{))')
+    return b"token" + b"".join(guards)
+
+
+FREE_TOKEN = _free_token(COUNT_NAMES)
+
+_NOT_KEY_CHARS = re.compile(r"[^a-z0-9]")
+NOT_SECRET, SECRET, COUNT = 0, 1, 2
+
+
+def is_count(value: Any) -> bool:
+    """Whether ``value`` is what a token count key holds: a number, None, or a mapping (whose
+    own keys are judged like any others: ``input_token_details``)."""
+    return value is None or isinstance(value, (int, float, Mapping))
+
+
+# -- key=value pairs in text ---------------------------------------------------------------------
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_NAME_REST = re.compile(r"[A-Za-z0-9_.\-]*+")
+#: How far back a key name is followed from the key word found in it.
+_NAME_BACK = 64
+#: After the name: its closing quote (escaped inside a string), a subscript's bracket, the
+#: separator (not ``==``), spaces.
+_SEPARATOR = re.compile(r"(?:\\*+[\"'])?+\]?+[ \t]*+[:=](?!=)[ \t]*+")
+_QUOTED = {"'": re.compile(r"'((?:[^'\\\n]|\\.)*+)'"), '"': re.compile(r'"((?:[^"\\\n]|\\.)*+)"')}
+#: A value quoted with escaped quotes (JSON inside a string): ends at the next escaped quote.
+_ESCAPED_QUOTED = {q: re.compile(r"\\++" + q + r"((?:[^" + q + r"\\\n]++|\\++(?!" + q + r"))*+)"
+                                 + r"\\++" + q)
+                   for q in "'\""}
+_TO_LINE_END = re.compile(r"\\*+[\"']([^\n]*+)")
+#: A bare value, after an optional HTTP auth scheme (``Authorization: Basic ...``).
+_BARE = re.compile(r"((?i:basic|bearer|digest|token|negotiate)[ \t]++)?+([^\s,;'\"&)}\]>]*+)")
+_NUMBER = re.compile(r"-?\d[\d_.,eE+\-]*|None|null|true|false|True|False")
+_BRACKETS = re.compile(r"\\*+[\"'](?:[^\"'\\\n]|\\.)*+\\*+[\"']|[{}\[\]()]|[^{}\[\]()\"'\\]++|\\")
+_CLOSE = {"{": "}", "[": "]", "(": ")"}
+
+
+class Span(NamedTuple):
+    """Where a secret stands in a text, end exclusive."""
+
+    start: int
+    end: int
+
+
+def _bracketed_end(text: str, start: int) -> int:
+    """The end of the bracketed structure opening at ``start`` (the line's end if unclosed)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text, start):
+        piece = m.group()
+        if piece in _CLOSE:
+            depth += 1
+        elif piece in ("}", "]", ")"):
+            depth -= 1
+            if depth <= 0:
+                return m.end()
+        elif "\n" in piece and not piece.startswith(("'", '"', "\\")):
+            return m.start() + piece.index("\n")
+    return len(text)
+
+
+def _value_span(text: str, pos: int) -> tuple[Span, str] | None:
+    """The value starting at ``pos`` (after a separator) and how it was written, or None."""
+    if pos >= len(text):
+        return None
+    first = text[pos]
+    if first in "'\"":
+        m = _QUOTED[first].match(text, pos)
+        if m is not None:
+            return Span(m.start(1), m.end(1)), "quoted"
+    elif first == "\\":
+        quote_at = pos
+        while quote_at < len(text) and text[quote_at] == "\\":
+            quote_at += 1
+        if quote_at < len(text) and text[quote_at] in "'\"":
+            m = _ESCAPED_QUOTED[text[quote_at]].match(text, pos)
+            if m is not None:
+                return Span(m.start(1), m.end(1)), "quoted"
+    elif first in "{[(":
+        return Span(pos, _bracketed_end(text, pos)), "bracketed"
+    m = _TO_LINE_END.match(text, pos)  # an unclosed quote: the rest of the line
+    if m is not None:
+        return (Span(m.start(1), m.end(1)), "quoted") if m.end(1) > m.start(1) else None
+    m = _BARE.match(text, pos)
+    if m is None or m.end(2) == m.start(2):
+        return None
+    return Span(m.start(2), m.end(2)), "bare"
+
+
+#: Shorter substrings standing for several key names in the quick check.
+_ANCHORS = {"api_key": "api", "apikey": "api", "api-key": "api", "password": "passw",
+            "passwd": "passw"}
+
+
+class KeyRules:
+    """Which key names are secret, and where ``key=value`` pairs with such keys stand in text.
+
+    Args:
+        keys: Key substrings (case-insensitive) whose values are secret.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = tuple(dict.fromkeys(k.lower() for k in keys if k))
+        self.words = re.compile(folding(self.keys))
+        #: On lowercased bytes.
+        self.byte_words = re.compile("|".join(
+            re.escape(k) for k in sorted(self.keys, key=len, reverse=True)).encode())
+        # "any key word?", on lowercased bytes: one literal regex per word (or a shorter part
+        # of several: fast scans), "token" only where it is not a count's (see FREE_TOKEN)
+        words = [FREE_TOKEN if word == "token" else re.escape(word.encode())
+                 for word in dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys)]
+        self.byte_word_scans = tuple(re.compile(word) for word in words)
+        self.short_byte_words = re.compile(b"|".join(words))
+        self._kinds: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def kind(self, name: str) -> int:
+        """NOT_SECRET, SECRET, or COUNT (secret unless its value is a count)."""
+        found = self._kinds.get(name)
+        if found is None:
+            if self.words.search(name) is None:
+                found = NOT_SECRET
+            elif _NOT_KEY_CHARS.sub("", name.lower()) in COUNT_KEYS:
+                found = COUNT
+            else:
+                found = SECRET
+            with self._lock:
+                if len(self._kinds) >= 4096:
+                    self._kinds.clear()
+                self._kinds[name] = found
+        return found
+
+    def masks(self, name: str, value: Any) -> bool:
+        """Whether the value under key ``name`` is masked."""
+        kind = self.kind(name)
+        return kind == SECRET or (kind == COUNT and not is_count(value))
+
+    def pairs(self, text: str) -> list[Span]:
+        """The values of secret ``key=value`` / ``key: value`` / ``'key': 'value'`` pairs in
+        ``text`` (Python reprs, JSON, JSON inside strings, headers, query strings)."""
+        spans: list[Span] = []
+        done = 0  # text before this belongs to a pair already read
+        for hit in self.words.finditer(text):
+            start = hit.start()
+            if start < done:
+                continue
+            begin, floor = start, max(done, start - _NAME_BACK)
+            while begin > floor and text[begin - 1] in _NAME_CHARS:
+                begin -= 1
+            name_end = _NAME_REST.match(text, hit.end()).end()  # type: ignore[union-attr]
+            done = name_end
+            sep = _SEPARATOR.match(text, name_end)
+            if sep is None:
+                continue
+            found = _value_span(text, sep.end())
+            if found is None:
+                continue
+            span, how = found
+            done = max(done, span.end)
+            if span.end == span.start:
+                continue
+            kind = self.kind(text[begin:name_end])
+            if kind == COUNT and _counts(text[span.start:span.end], how):
+                continue
+            spans.append(span)
+        return spans
+
+    def pairs_in_json(self, blob: bytes, low: bytes, start: int = 0) -> bool:
+        """Whether serialized JSON holds a secret pair: a key of its own, or one written
+        inside one of its strings. ``low`` is ``blob.lower()``; the scan starts at ``start``."""
+        done = 0
+        for hit in self.byte_words.finditer(low, start):
+            at = hit.start()
+            if at < done:
+                continue
+            name_end = _BYTE_NAME_REST.match(low, hit.end()).end()  # type: ignore[union-attr]
+            done = name_end
+            sep = _BYTE_SEPARATOR.match(low, name_end)
+            if sep is None:
+                continue
+            begin = _byte_name_start(low, at, max(0, at - _NAME_BACK))
+            name = blob[begin:name_end].decode("utf-8", "replace")
+            kind = self.kind(name)
+            if kind == SECRET:
+                return True
+            if kind == COUNT and _BYTE_COUNT.match(blob, sep.end()) is None:
+                return True
+        return False
+
+
+_BYTE_NAME_REST = re.compile(rb"[a-z0-9_.\-]*+")
+_BYTE_SEPARATOR = re.compile(rb"(?:\\*+[\"'])?+\]?+[ \t]*+[:=](?!=)[ \t]*+")
+#: A count's value in JSON: a number, null, or an object (whose keys are looked at too).
+_BYTE_COUNT = re.compile(rb"-|\d|null\b|None\b|\{")
+_BYTE_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _byte_name_start(low: bytes, start: int, floor: int) -> int:
+    while start > floor and low[start - 1] in _BYTE_NAME_CHARS:
+        start -= 1
+    return start
+
+
+def _counts(value: str, how: str) -> bool:
+    """Whether a written value under a count key is a count (so it is kept)."""
+    if how == "bracketed":
+        return value.startswith("{")
+    return _NUMBER.fullmatch(value.strip()) is not None
+
+
+# -- remembered values ----------------------------------------------------------------------------
+
+
+def variants(value: str) -> list[str]:
+    """``value`` as it appears in derived strings: itself, inside a Python repr, inside JSON."""
+    found = [value]
+    for form in (repr(value)[1:-1], orjson.dumps(value).decode("utf-8")[1:-1]):
+        if form not in found:
+            found.append(form)
+    return found
+
+
+def worth_remembering(value: str) -> bool:
+    """Whether a masked value is remembered for the rest of its trace."""
+    return (MIN_REMEMBERED <= len(value) <= MAX_REMEMBERED_CHARS
+            and value.lower() not in _NOT_REMEMBERED and MASK not in value)
+
+
+class Memory:
+    """The secret values seen in one trace, to mask wherever they show up again in it."""
+
+    __slots__ = ("blob_re", "raw", "text_re", "token_re", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, None] = {}  # raw values, oldest first
+        self.raw: tuple[str, ...] = ()
+        self.text_re: re.Pattern[str] | None = None
+        self.blob_re: re.Pattern[bytes] | None = None
+        #: What makes a streamed token of this trace take the processor's full path.
+        self.token_re: re.Pattern[str] | None = None
+
+    def add(self, found: Iterable[str], static_token_re: str) -> bool:
+        """Remember ``found``; True if anything was new."""
+        new = False
+        for value in found:
+            if value not in self.values and worth_remembering(value):
+                self.values[value] = None
+                new = True
+        if not new:
+            return False
+        while len(self.values) > MAX_REMEMBERED:
+            del self.values[next(iter(self.values))]
+        raw = tuple(self.values)
+        forms = sorted({form for value in raw for form in variants(value)
+                        if len(form) >= MIN_REMEMBERED}, key=len, reverse=True)
+        text_re = re.compile("|".join(map(re.escape, forms)))
+        blob_re = re.compile(b"|".join(re.escape(orjson.dumps(f)[1:-1]) for f in forms))
+        # a token holding a value, or ending with the start of one (its first 32 characters
+        # are enough: a longer start holds them)
+        heads = "|".join(re.escape(value[:32]) for value in raw)
+        starts = "|".join(_prefixes(value[:32]) for value in raw)
+        token_re = re.compile(f"{static_token_re}|{heads}|(?:{starts})\\Z")
+        # one assignment each: readers on other threads see old or new, never half
+        self.raw, self.text_re, self.blob_re, self.token_re = raw, text_re, blob_re, token_re
+        return True
+
+
+def _prefixes(word: str) -> str:
+    """A regex for the non-empty proper prefixes of ``word``: ``a(?:b(?:c)?)?`` for abcd."""
+    out = ""
+    for char in reversed(word[:-1]):
+        out = re.escape(char) + (f"(?:{out})?" if out else "")
+    return out or "(?!)"
+
+
+class Memories:
+    """Per-trace :class:`Memory`, bounded: the oldest trace is forgotten past ``limit``.
+
+    A trace is not forgotten when its root ends: runs may still end after it (a branch, a
+    task the root did not wait for), and their records must stay masked.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        #: trace id (int) -> its memory; read without a lock (a dict lookup is atomic).
+        self.traces: dict[int, Memory] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, trace: int) -> Memory | None:
+        """The trace's memory, if it has one."""
+        return self.traces.get(trace)
+
+    def add(self, trace: int, found: Iterable[str], static_token_re: str) -> Memory | None:
+        """Remember ``found`` for ``trace``; the trace's memory (None if nothing is in it)."""
+        with self._lock:
+            memory = self.traces.get(trace)
+            if memory is None:
+                memory = Memory()
+                if not memory.add(found, static_token_re):
+                    return None
+                if len(self.traces) >= self._limit:
+                    del self.traces[next(iter(self.traces))]
+                self.traces[trace] = memory
+            else:
+                memory.add(found, static_token_re)
+            return memory
