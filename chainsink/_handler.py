@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from types import CodeType, FrameType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -92,6 +92,10 @@ class _TokenPath(NamedTuple):
     rejects: tuple[re.Pattern[str], ...] = ()
     line: Callable[[float, str], bytes] | None = None
     write: Callable[[bytes], None] | None = None
+    #: A processor's TokenRule.step (one holding text back decides each record's text), and
+    #: the index of the processors after it: a decided text they must see goes to them.
+    step: Callable[[str], str | Literal[False] | None] | None = None
+    after: int = 0
 
 
 _NO_TOKEN_PATH = _TokenPath(-1)
@@ -147,6 +151,7 @@ _INTERRUPTS = {
     "KeyboardInterrupt": "keyboard_interrupt",  # Ctrl-C
     "CancelledError": "cancelled",  # asyncio (or concurrent.futures) cancelled the task
     "GeneratorExit": "stream_closed",  # the consumer stopped reading a stream early
+    "SystemExit": "exit",  # sys.exit(), e.g. a service's graceful SIGTERM handler
     "GraphInterrupt": "graph_interrupt",  # LangGraph interrupt(): paused for input, resumable
     "ParentCommand": "handoff",  # LangGraph Command(graph=Command.PARENT): control moved up
     "GraphDrained": "drained",  # LangGraph stopped at a step boundary on request, resumable
@@ -406,7 +411,24 @@ class CallbackHandler(BaseCallbackHandler):
 
     def close(self) -> None:
         """Flush and close the sink. Safe to call more than once."""
+        if not getattr(self.sink, "closed", False):
+            try:
+                self._release_held()
+            except Exception as exc:
+                if self.raise_error:
+                    raise
+                self._report(type(exc).__name__, exc, "close")
         self.sink.close()
+
+    def _release_held(self) -> None:
+        """Write what processors still hold of streams that never ended (a model run cut off
+        by close): a processor holding streamed text back offers ``release_all()``."""
+        for index, process in enumerate(self.processors):
+            release_all = getattr(process, "release_all", None)
+            if release_all is not None:
+                held = tuple(release_all())
+                if held:
+                    self._write_all(held, index + 1)
 
     def flush(self) -> None:
         """Write out anything the sink still buffers."""
@@ -796,13 +818,23 @@ class CallbackHandler(BaseCallbackHandler):
                     if reject.search(token) is not None:
                         break
                 else:
-                    try:
-                        line = path.line(_now(), token)  # type: ignore[misc]
-                    except Exception:  # noqa: BLE001 - e.g. a lone surrogate: full path
-                        line = None
-                    if line is not None:
-                        path.write(line)  # type: ignore[misc]
-                        return
+                    step = path.step
+                    # the text this token's record carries (None: the processors decide)
+                    text = token if step is None else step(token)
+                    if text is False:
+                        return  # the run's first token: its record comes with the next one
+                    if text is not None:
+                        if step is None or self._fits(path, text):
+                            try:
+                                line = path.line(_now(), text)  # type: ignore[misc]
+                            except Exception:  # noqa: BLE001 - e.g. a lone surrogate
+                                line = None
+                            if line is not None:
+                                path.write(line)  # type: ignore[misc]
+                                return
+                        if step is not None:  # taken: the rest of the way from the step on
+                            self._decided(run_id, parent_run_id, text, path.after)
+                            return
             if path is not None and path is not _NO_TOKEN_PATH:
                 # a processor may hold this token back, and then refuse the shortcut until it
                 # lets it go: ask the processors again for the next token
@@ -816,6 +848,21 @@ class CallbackHandler(BaseCallbackHandler):
             if self.raise_error:
                 raise
             self._report(type(exc).__name__, exc, "on_llm_new_token")
+
+    @staticmethod
+    def _fits(path: _TokenPath, text: str) -> bool:
+        """Whether a decided text passes the processors' rules as a token would."""
+        if len(text) > path.max_chars:
+            return False
+        return all(reject.search(text) is None for reject in path.rejects)
+
+    def _decided(self, run_id: UUID, parent_run_id: UUID | None, text: str, after: int) -> None:
+        """Send a token record whose text a processor's step decided through the processors
+        after it."""
+        run = self._open_run(run_id, parent_run_id, "llm")
+        self._write_all((Event("llm_new_token", _now(), run_id, run.parent_run_id, run.trace_id,
+                               run.depth, run.name, run.run_type, run.tags, run.metadata,
+                               {"token": text}),), after)
 
     def _token_path(self, run_id: UUID, run: _Run) -> _TokenPath:
         """Build the shortcut on_llm_new_token takes for the run's tokens: once per run, and
@@ -841,12 +888,17 @@ class CallbackHandler(BaseCallbackHandler):
                     break
                 rules.append(rule)
             else:
+                steps = [(index, rule.step) for index, rule in enumerate(rules, 1)
+                         if rule.step is not None]
                 line = known if known is not None else line_for(template)
-                if line is not None:
+                if len(steps) > 1:  # two processors deciding the records: no shortcut
+                    path = _TokenPath(-1, (), line, write)
+                elif line is not None:
+                    after, step = steps[0] if steps else (0, None)
                     path = _TokenPath(
                         min((rule.max_chars for rule in rules), default=sys.maxsize),
                         tuple(rule.reject for rule in rules if rule.reject is not None),
-                        line, write)
+                        line, write, step, after)
         run.token_path = path
         return path
 

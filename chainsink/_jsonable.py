@@ -43,7 +43,11 @@ def dumps(value: Any) -> bytes:
     except Exception:  # noqa: BLE001, S110 - any refusal goes to the careful path
         pass
     try:
-        return orjson.dumps(to_jsonable(value))
+        converted = to_jsonable(value)
+        if isinstance(value, dict) and not isinstance(converted, dict):
+            # an event's data is spliced into its record as an object: keep it one
+            converted = {"unserializable": converted}
+        return orjson.dumps(converted)
     except Exception as exc:  # noqa: BLE001 - last resort, keep the line valid JSON
         return orjson.dumps({"unserializable": _safe_repr(exc)})
 
@@ -105,6 +109,12 @@ def _default(obj: Any) -> Any:
     return _safe_repr(obj) if converted is obj else converted
 
 
+def _is_named(obj: Any) -> bool:
+    """Whether ``obj`` is a named tuple (``collections.namedtuple``, ``typing.NamedTuple``)."""
+    return isinstance(obj, tuple) and type(obj) is not tuple and isinstance(
+        getattr(type(obj), "_fields", None), tuple)
+
+
 def _message(msg: BaseMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"type": msg.type, "content": msg.content}
     # pydantic keeps fields in __dict__; getattr of a field a message type lacks would go
@@ -148,6 +158,8 @@ def _convert(obj: Any) -> Any:
         return {k: v for k, v in obj.__dict__.items() if k != "type"}
     if isinstance(obj, BaseException):
         return {"type": type(obj).__name__, "message": _safe_str(obj)}
+    if _is_named(obj):  # a NamedTuple: its field names are keys (a "token" field is masked)
+        return dict(zip(obj._fields, obj, strict=False))
     if isinstance(obj, (set, frozenset)):
         return list(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -172,7 +184,7 @@ def _walk(value: Any, depth: int, active: set[int]) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
-        return value if -(2**63) <= value < 2**64 else str(value)
+        return value if -(2**63) <= value < 2**64 else _big_int(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (datetime, date, time)):
@@ -190,7 +202,7 @@ def _walk(value: Any, depth: int, active: set[int]) -> Any:
     try:
         if isinstance(value, dict):
             return {_key(k): _walk(v, depth + 1, active) for k, v in list(value.items())}
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)) and not _is_named(value):
             return [_walk(v, depth + 1, active) for v in list(value)]
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
@@ -308,7 +320,7 @@ class _BoundedWalk:
         if isinstance(value, bool) or value is None:
             return value if self.spend(6) else CUT
         if isinstance(value, int):
-            value = value if -(2**63) <= value < 2**64 else _safe_str(value)
+            value = value if -(2**63) <= value < 2**64 else _big_int(value)
             return self.one(value, depth, above) if isinstance(value, str) else (
                 value if self.spend(value.bit_length() * 3 // 10 + 4) else CUT)
         if isinstance(value, float):
@@ -333,7 +345,7 @@ class _BoundedWalk:
         here = (ident, above)
         if isinstance(value, dict):
             return self.mapping(value.items(), len(value), depth, here) if self.spend(2) else CUT
-        if isinstance(value, (list, tuple, set, frozenset)):
+        if isinstance(value, (list, tuple, set, frozenset)) and not _is_named(value):
             return self.sequence(value, len(value), depth, here) if self.spend(2) else CUT
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
@@ -399,6 +411,14 @@ def _clean_str(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def _big_int(value: int) -> str:
+    """An int JSON numbers cannot hold, as its digits (or its size, past Python's digit limit)."""
+    try:
+        return str(value)
+    except ValueError:  # over sys.get_int_max_str_digits(): str() refuses
+        return f"<int of {value.bit_length()} bits>"
 
 
 def _safe_str(obj: Any) -> str:

@@ -8,6 +8,7 @@ import decimal
 import json
 import math
 import uuid
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,7 +77,7 @@ def test_hostile_values_serialize() -> None:
         "bytes": b"\xff\x00abc",
         "set": {1, 2},
         "decimal": decimal.Decimal("1.10"),
-        "when": dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc),
+        "when": dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
         "hostile": Hostile(),
         "model": Model(name="n", secret=SecretStr("hunter2")),
         "point": Point(1, 2),
@@ -116,3 +117,21 @@ def test_any_value_dumps_to_valid_json(value: object) -> None:
     _loads(dumps(value))
     plain = to_jsonable(value)
     assert json.loads(json.dumps(plain, allow_nan=False)) is not None or plain is None
+
+
+def test_ints_past_pythons_digit_limit_keep_the_line_json(tmp_path: Any) -> None:
+    """An int too long for str() (over 4,300 digits) as a chain's whole output still makes a
+    valid JSONL line: its size stands in for its digits, and the run's end is kept."""
+    from langchain_core.runnables import RunnableLambda
+
+    import chainsink
+
+    assert to_jsonable(10**5000) == f"<int of {(10**5000).bit_length()} bits>"
+    assert json.loads(dumps({"n": 10**5000, "m": 2**70})) == {
+        "n": f"<int of {(10**5000).bit_length()} bits>", "m": str(2**70)}
+    path = tmp_path / "big.jsonl"
+    with chainsink.FileCallbackHandler(path, format="jsonl") as handler:
+        RunnableLambda(lambda _: 10**5000).invoke(1, config={"callbacks": [handler]})
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["chain_start", "chain_end"]
+    assert records[1]["outputs"] == f"<int of {(10**5000).bit_length()} bits>"

@@ -17,6 +17,8 @@ from chainsink.cli._inputs import (
 
 #: Exit code when nothing usable was read or the endpoint refused the spans.
 EXIT_FAILED = 1
+#: The longest --timeout, in seconds.
+MAX_TIMEOUT = 3600
 
 
 def add_parser(commands: Any) -> None:
@@ -28,7 +30,8 @@ def add_parser(commands: Any) -> None:
                     "trace id = the root run id, span id = the run id's low 64 bits, so "
                     "exporting a log twice sends the same ids. Runs the log never ends are "
                     "sent as unfinished (status ERROR, chainsink.unfinished=true). Secrets are "
-                    "masked first, as the handlers do.")
+                    "masked first, as the handlers do. Records whose run_id is not a UUID (or "
+                    "is all zero) and repeated ends are skipped, with a warning.")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL log(s); - for stdin")
     p.add_argument("--otlp", metavar="URL",
                    help="the collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT "
@@ -60,8 +63,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             parser.error(f"--header {item!r}: expected KEY=VALUE")
         headers[key.strip()] = value.strip()
     args.headers = headers
-    if args.timeout is not None and not args.timeout > 0:
-        parser.error("--timeout must be a positive number of seconds")
+    if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT:  # NaN and inf too
+        parser.error(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT}]")
     if args.otlp is not None:
         from chainsink.otel._endpoint import url_problem
 
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     where = traces_endpoint(args.otlp) if args.otlp else env_traces_endpoint()
     replay = Replay(exporter, capture_content=args.content or content_from_env(),
                     conventions=("gen_ai", "openinference") if args.openinference
-                    else ("gen_ai",))
+                    else ("gen_ai",), warn=_Warnings())
     inputs = open_inputs(args.files)
     sizes = [i.size for i in inputs]
     progress = Progress("chainsink export", None if None in sizes else sum(s or 0 for s in sizes))
@@ -99,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
                 say(f"{inp.name}: {KIND_PROBLEMS[inp.kind]}")
                 continue
             report = LineReport(inp.name)
-            for rec in records(inp, report, progress, done):
-                replay.feed(rec)
+            for n, rec in enumerate(records(inp, report, progress, done), 1):
+                replay.feed(rec, f"{inp.name}: record {n}")
             done += inp.size or 0
             if report.done():
                 usable.append(inp.name)
@@ -118,6 +121,22 @@ def run(args: argparse.Namespace) -> int:
         replay.close()
     unfinished = (f" ({replay.unfinished:,} unfinished: the log has no end for them)"
                   if replay.unfinished else "")
-    say(f"sent {replay.sent:,} runs{unfinished} from {', '.join(usable)} to {where}")
+    skipped = f", {replay.skipped:,} records skipped" if replay.skipped else ""
+    say(f"sent {replay.sent:,} runs{unfinished}{skipped} from {', '.join(usable)} to {where}")
     return 0
 
+
+
+class _Warnings:
+    """Says the first warnings, one line each; then only counts them (the summary says how
+    many records were skipped)."""
+
+    def __init__(self) -> None:
+        from chainsink._read import REPORT_LIMIT
+
+        self.left = REPORT_LIMIT
+
+    def __call__(self, message: str) -> None:
+        if self.left > 0:
+            self.left -= 1
+            say(message)

@@ -57,7 +57,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.output is None:
         first = args.files[0]
         args.output = STDIN if first == STDIN else Path(first).with_suffix(".html").name
-        if os.path.abspath(args.output) == os.path.abspath(first):
+        if first != STDIN and os.path.abspath(args.output) == os.path.abspath(first):
             parser.error(f"{first} ends in .html: name the report with -o")
 
 

@@ -27,19 +27,20 @@ class OutputError(Exception):
 def refuse_input(target: str, inputs: Iterable[tuple[int, int] | None]) -> None:
     """Refuse ``target`` if it is the same file as one of the inputs (``(st_dev, st_ino)``).
 
-    Any spelling of the path counts: relative, ``./x``, a symlink or another hard link.
+    Any spelling of the path counts: relative, ``./x``, a symlink or another hard link; for
+    ``-``, the file stdout is redirected to (``-o - >> LOG``).
 
     Raises:
         OutputError: The output is one of the inputs.
     """
-    if target == STDOUT:
-        return
     try:
-        st = os.stat(target)
-    except OSError:
-        return  # nothing there yet (or unreachable: writing will say so)
+        # stdout too: `-o - >> LOG` would read its own output back (a text log, forever)
+        st = os.fstat(sys.stdout.fileno()) if target == STDOUT else os.stat(target)
+    except (OSError, ValueError, AttributeError):
+        return  # nothing there yet, or no real stdout (writing will say what is wrong)
     if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) in set(inputs):
-        raise OutputError(f"{target}: is one of the inputs; write the report elsewhere")
+        where = "stdout" if target == STDOUT else target
+        raise OutputError(f"{where}: is one of the inputs; write the report elsewhere")
 
 
 def write_output(target: str, chunks: Iterable[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -21,6 +22,7 @@ from chainsink.formatters import inert
 from chainsink.report import LogSummary, format_ms, short_id
 
 _NAME_WIDTH = 40
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def add_parser(commands: Any) -> None:
@@ -73,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = summary.to_dict()
         data["files"] = usable
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+        # orjson escapes C0 controls; DEL and C1 (a lone CSI, OSC, ST) are escaped here, so
+        # JSON on a terminal cannot control it either
+        sys.stdout.write(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
     else:
         # names, models and files are log content: shown as text, never terminal control
         sys.stdout.write(inert(render(summary, usable)))

@@ -8,6 +8,7 @@ from typing import Any
 from chainsink._event import Event
 from chainsink._jsonable import to_jsonable
 from chainsink.formatters._payload import (
+    as_text,
     generation_lines,
     get,
     message_lines,
@@ -112,17 +113,17 @@ def _classic_chain_end(f: ConsoleFormatter, e: Event) -> str:
 
 
 def _classic_agent_action(f: ConsoleFormatter, e: Event) -> str:
-    return f.styles.colored(str(e.data.get("log", "")), f.color_for(e))
+    return f.styles.colored(as_text(e.data.get("log", "")), f.color_for(e))
 
 
 def _classic_agent_finish(f: ConsoleFormatter, e: Event) -> str:
-    return f.styles.colored(str(e.data.get("log", "")), f.color_for(e)) + "\n"
+    return f.styles.colored(as_text(e.data.get("log", "")), f.color_for(e)) + "\n"
 
 
 def _classic_text(f: ConsoleFormatter, e: Event) -> str:
     display = e.data.get("display") or {}
     end = display.get("end")
-    return f.styles.colored(str(e.data.get("text", "")), f.color_for(e)) + (end or "")
+    return f.styles.colored(as_text(e.data.get("text", "")), f.color_for(e)) + (end or "")
 
 
 def _classic_tool_end(f: ConsoleFormatter, e: Event) -> str:
@@ -131,7 +132,7 @@ def _classic_tool_end(f: ConsoleFormatter, e: Event) -> str:
     prefix = display.get("observation_prefix")
     if prefix is not None:
         out.append(f"\n{prefix}")
-    output = str(e.data.get("outputs"))
+    output = as_text(e.data.get("outputs"))
     # FileCallbackHandler writes tool output uncoloured; StdOutCallbackHandler colours it
     out.append(output if f.like == "file" else f.styles.colored(output, f.color_for(e)))
     suffix = display.get("llm_prefix")
@@ -236,14 +237,14 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
         # a streamed chain's inputs arrive with its end
         lines = _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", e.data.get("outputs"))
         for model, use in (e.data.get("usage_by_model") or {}).items():
-            lines.append(f"tokens [{model}]: {get(use, 'input_tokens')} in, "
+            lines.append(f"tokens [{as_text(model)}]: {get(use, 'input_tokens')} in, "
                          f"{get(use, 'output_tokens')} out, {get(use, 'total_tokens')} total "
                          f"in {get(use, 'calls')} calls")
         return f"{s.bold}> Finished {e.name} {_kind_word(e)}.{s.reset}{took}", "\n".join(lines)
     if kind == "llm_end":
         usage = e.data.get("usage")
         model = e.data.get("model")
-        extra = f" [{model}]" if model else ""
+        extra = f" [{as_text(model)}]" if model else ""
         if usage:
             extra += (f" tokens: {usage.get('input_tokens', 0)} in,"
                       f" {usage.get('output_tokens', 0)} out,"
@@ -278,32 +279,33 @@ def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
         how = "aborted" if e.data.get("aborted") else _STOPPED.get(
             kind if isinstance(kind, str) else "", "interrupted")
         return (s.colored(f"|| {what} {e.name} {how}", "yellow") + _took(s, e)
-                + f": {get(err, 'type')}: {get(err, 'message')}", "")
+                + f": {as_text(get(err, 'type'))}: {as_text(get(err, 'message'))}", "")
     return (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
-            f" {get(err, 'type')}: {get(err, 'message')}{s.reset}", "")
+            f" {as_text(get(err, 'type'))}: {as_text(get(err, 'message'))}{s.reset}", "")
 
 
 def _detailed_agent(f: ConsoleFormatter, e: Event) -> Part:
-    log = str(e.data.get("log", "")).strip("\n")
-    label = f"Agent action: {e.data.get('tool')}" if e.event == "agent_action" else "Agent finish"
+    log = as_text(e.data.get("log", "")).strip("\n")
+    label = (f"Agent action: {as_text(e.data.get('tool'))}" if e.event == "agent_action"
+             else "Agent finish")
     return (f"{f.styles.bold}> {label}{f.styles.reset}",
             f.styles.colored(log, f.color_for(e) or "green"))
 
 
 def _detailed_text(f: ConsoleFormatter, e: Event) -> Part:
-    text = str(e.data.get("text", "")).strip("\n")
+    text = as_text(e.data.get("text", "")).strip("\n")
     return "", f.styles.colored(text, f.color_for(e)) if text else ""
 
 
 def _detailed_retry(f: ConsoleFormatter, e: Event) -> Part:
     s = f.styles
     err = e.data.get("error") or {}
-    why = f": {get(err, 'type')}: {get(err, 'message')}" if err else ""
+    why = f": {as_text(get(err, 'type'))}: {as_text(get(err, 'message'))}" if err else ""
     return f"{s.colored('~ retry', 'yellow')} {e.name} attempt {e.data.get('attempt')}{why}", ""
 
 
 def _detailed_custom(f: ConsoleFormatter, e: Event) -> Part:
-    name = f.styles.colored(str(e.data.get("event_name")), "pink")
+    name = f.styles.colored(as_text(e.data.get("event_name")), "pink")
     return "", f"{name} {show(e.data.get('data'))}"
 
 

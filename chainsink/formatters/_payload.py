@@ -14,9 +14,22 @@ from chainsink._jsonable import dumps
 DETAIL_LIMIT = 2000
 
 
+def as_text(value: Any) -> str:
+    """``str(value)``, except that a string (a ``str`` subclass too) reads as the characters it
+    holds: a subclass whose ``__str__`` or ``__format__`` raises still renders.
+
+    Use it (or :func:`show`) wherever a payload value becomes text; an f-string, ``%s`` or
+    ``str()`` on a payload value calls the value's own methods.
+    """
+    if isinstance(value, str):
+        return str.__str__(value)  # an exact str, the subclass's own methods not called
+    return str(value)
+
+
 def show(value: Any, limit: int = DETAIL_LIMIT) -> str:
     """A value as one readable string: strings as they are, anything else as compact JSON."""
-    text = value if isinstance(value, str) else dumps(value).decode("utf-8", "replace")
+    text = (str.__str__(value) if isinstance(value, str)
+            else dumps(value).decode("utf-8", "replace"))
     if len(text) > limit:
         text = f"{text[:limit]}... [{len(text) - limit} more chars]"
     return text

@@ -13,8 +13,12 @@ DEFAULT_BASE = "http://localhost:4318"
 
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not an OTLP/HTTP base URL, or None if it is one."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:  # "http://[::1", "http://host:99999"
+        return f"{url!r} is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{url!r} is not an http(s) URL (e.g. {DEFAULT_BASE})"
     return None
 

@@ -11,15 +11,19 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
+from uuid import UUID
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from chainsink._event import END_KINDS, ERROR_KINDS
 from chainsink._handler import Processor
 from chainsink._read import event_from_record
 from chainsink.otel._endpoint import traces_endpoint, url_problem
@@ -29,6 +33,14 @@ from chainsink.processors import default_processors
 
 #: Spans sent per request when replaying.
 BATCH_SIZE = 512
+#: Runs a replay follows at once (started, not yet ended); beyond, the oldest open runs are
+#: sent as unfinished at once, so memory stays bounded (as the reports cap traces in flight).
+MAX_OPEN_RUNS = 10_000
+#: Ended run ids remembered to ignore a repeated end (the most recent ones).
+MAX_ENDED_RUNS = 100_000
+#: Seconds an export call may take beyond the exporter's own timeout before it is given up.
+DEADLINE_GRACE = 1.0
+_CLOSING = END_KINDS | ERROR_KINDS
 #: Where the OTLP/HTTP exporter reports why an export failed.
 _EXPORTER_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter",
                      "opentelemetry.exporter.otlp.common.http")
@@ -41,9 +53,41 @@ class ExportFailed(Exception):
 def otlp_exporter(url: str | None = None, *, headers: Mapping[str, str] | None = None,
                   timeout: float | None = None) -> OTLPSpanExporter:
     """An OTLP/HTTP span exporter for a base URL; the OpenTelemetry environment variables
-    (``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``, ``_HEADERS``, ``_TIMEOUT``) fill what is None."""
-    return OTLPSpanExporter(endpoint=traces_endpoint(url) if url else None,
-                            headers=dict(headers) if headers else None, timeout=timeout)
+    (``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``, ``_HEADERS``, ``_TIMEOUT``) fill what is None.
+
+    Only a 2xx answer counts as delivered: a 1xx or 3xx answer (a redirect is not followed)
+    fails the export, where the exporter alone would count it a success."""
+    exporter = OTLPSpanExporter(endpoint=traces_endpoint(url) if url else None,
+                                headers=dict(headers) if headers else None, timeout=timeout)
+    session = getattr(getattr(getattr(exporter, "_client", None), "_transport", None),
+                      "_session", None)
+    hooks = getattr(session, "hooks", None)
+    if isinstance(hooks, dict):
+        hooks.setdefault("response", []).append(_only_2xx)
+    return exporter
+
+
+class NotDelivered(Exception):
+    """The endpoint answered with a status that is not an error, nor a success (1xx, 3xx)."""
+
+
+def _only_2xx(response: Any, *args: Any, **kwargs: Any) -> None:
+    """A ``requests`` response hook: a 1xx or 3xx answer did not deliver the spans (4xx and
+    5xx are the exporter's: it retries what can be retried)."""
+    code = getattr(response, "status_code", 200)
+    if isinstance(code, int) and (code < 200 or 300 <= code < 400):
+        reason = getattr(response, "reason", "") or ""
+        where = response.headers.get("Location") if 300 <= code < 400 else None
+        extra = f", to {where}: not followed" if where else ""
+        raise NotDelivered(f"the endpoint answered HTTP {code} {reason}".rstrip() + extra)
+
+
+def exporter_timeout(exporter: SpanExporter) -> float | None:
+    """The seconds an OTLP/HTTP exporter gives one export with its retries, if known."""
+    value = getattr(getattr(exporter, "_client", None), "_timeout", None)
+    if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+        return float(value)
+    return None
 
 
 class _Collected(SpanProcessor):
@@ -66,6 +110,16 @@ class Replay:
         conventions: As for :class:`~chainsink.otel.OtelCallbackHandler`.
         processors: Run on each record's event first; default: secrets masked, sizes capped.
         batch_size: Spans per export call.
+        timeout: Seconds one export call may take in all (its retries, a slow answer); then
+            it is given up (:class:`ExportFailed`). Default: the OTLP exporter's timeout, plus
+            :data:`DEADLINE_GRACE`; None (another exporter): no limit.
+        max_open: Runs followed at once; beyond, the oldest are sent as unfinished.
+        warn: Called with one line for each record skipped (run id not a UUID, or all zero; a
+            repeated end).
+
+    Records whose ``run_id`` is not a UUID, or is the all-zero UUID (not a valid W3C trace
+    id), are skipped: their spans would have invalid or colliding ids. A second end of a run
+    already ended is ignored (among the last :data:`MAX_ENDED_RUNS` ended).
 
     Raises:
         ExportFailed: From :meth:`feed` and :meth:`finish`, when an export fails.
@@ -74,8 +128,19 @@ class Replay:
     def __init__(self, exporter: SpanExporter, *, capture_content: bool = False,
                  conventions: Iterable[str] = ("gen_ai",),
                  processors: Iterable[Processor] | None = None,
-                 batch_size: int = BATCH_SIZE) -> None:
+                 batch_size: int = BATCH_SIZE, timeout: float | None = None,
+                 max_open: int = MAX_OPEN_RUNS,
+                 warn: Callable[[str], None] | None = None) -> None:
         self.exporter = exporter
+        self._said_timeout = timeout
+        if timeout is None:
+            self._said_timeout = known = exporter_timeout(exporter)
+            timeout = None if known is None else known + DEADLINE_GRACE
+        self.timeout = timeout if timeout is not None and math.isfinite(timeout) else None
+        self.max_open = max_open
+        self.warn = warn
+        self.skipped = 0
+        self._ended: dict[int, None] = {}  # recent ended run ids, oldest first
         self.provider = TracerProvider(id_generator=RunIds(), shutdown_on_exit=False)
         self._collected = _Collected()
         self.provider.add_span_processor(self._collected)
@@ -89,10 +154,24 @@ class Replay:
         self.sent = 0
         self.unfinished = 0
 
-    def feed(self, rec: dict[str, Any]) -> None:
-        """Take one record of a log."""
-        if rec.get("event") not in SPAN_KINDS:
+    def feed(self, rec: dict[str, Any], where: str = "") -> None:
+        """Take one record of a log; ``where`` names it in warnings (``file:line``)."""
+        kind = rec.get("event")
+        if kind not in SPAN_KINDS:
             return
+        run_id = _run_id(rec.get("run_id"))
+        if not run_id:
+            self._skip(where, f"run_id {str(rec.get('run_id'))[:60]!r} is "
+                              + ("the all-zero UUID, not a valid trace id" if run_id == 0
+                                 else "not a UUID"))
+            return
+        if kind in _CLOSING:
+            if run_id in self._ended:
+                self._skip(where, f"a second {kind} for run {rec.get('run_id')}; ignored")
+                return
+            self._ended[run_id] = None
+            if len(self._ended) > MAX_ENDED_RUNS:
+                del self._ended[next(iter(self._ended))]
         event: Any = event_from_record(rec)
         for process in self.processors:
             event = process(event)
@@ -101,8 +180,15 @@ class Replay:
         text = self.formatter(event)
         if text:
             self.sink.write(text, event)
+        if self.sink.open_runs > self.max_open:
+            self.unfinished += self.sink.end_oldest(self.max_open)
         if len(self._collected.spans) >= self.batch_size:
             self.send()
+
+    def _skip(self, where: str, why: str) -> None:
+        self.skipped += 1
+        if self.warn is not None:
+            self.warn(f"{where}: skipped: {why}" if where else f"skipped: {why}")
 
     def finish(self) -> None:
         """End the runs the records never ended (as unfinished) and send what is left."""
@@ -110,18 +196,40 @@ class Replay:
         self.send()
 
     def send(self) -> None:
-        """Export the spans ended so far."""
-        batch, self._collected.spans = self._collected.spans, []
-        if not batch:
-            return
-        with _exporter_log() as log:
+        """Export the spans ended so far, in batches of ``batch_size``."""
+        spans, self._collected.spans = self._collected.spans, []
+        for i in range(0, len(spans), self.batch_size):
+            batch = spans[i:i + self.batch_size]
+            self._export(batch)
+            self.sent += len(batch)
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        """One export call, given up after :attr:`timeout` (a slow or dripping endpoint)."""
+        outcome: list[Any] = []
+
+        def call() -> None:
             try:
-                result = self.exporter.export(batch)
+                outcome.append(self.exporter.export(batch))
             except Exception as exc:  # noqa: BLE001 - any failure is the one-line error
-                raise ExportFailed(_short(exc)) from None
+                outcome.append(exc)
+
+        with _exporter_log() as log:
+            if self.timeout is None:
+                call()
+            else:
+                worker = threading.Thread(target=call, name="chainsink-export", daemon=True)
+                worker.start()
+                worker.join(self.timeout)
+                if worker.is_alive():  # left behind: a daemon, it cannot keep the process up
+                    for name in _EXPORTER_LOGGERS:  # nor print what it finds later
+                        logging.getLogger(name).disabled = True
+                    raise ExportFailed(f"timed out after {self._said_timeout or self.timeout:g}"
+                                       " s (no complete answer from the endpoint)")
+        result = outcome[0]
+        if isinstance(result, Exception):
+            raise ExportFailed(_short(result))
         if result is not SpanExportResult.SUCCESS:
             raise ExportFailed(log.reason())
-        self.sent += len(batch)
 
     def close(self) -> None:
         """Release the exporter (nothing more is sent)."""
@@ -177,6 +285,16 @@ def _exporter_log() -> Iterator[_Log]:
             lg.removeHandler(handler)
             lg.propagate = propagate
             lg.setLevel(level)
+
+
+def _run_id(value: Any) -> int | None:
+    """A record's run id as an int (0 for the all-zero UUID), or None if it is not a UUID."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value).int
+    except ValueError:
+        return None
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")

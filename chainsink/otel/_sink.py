@@ -208,6 +208,20 @@ class SpanSink(Sink):
         self._last.clear()
         return len(left)
 
+    def end_oldest(self, keep: int) -> int:
+        """End the runs open longest as unfinished until at most ``keep`` stay open (too many
+        in flight: a replay's memory stays bounded); return how many were ended."""
+        ended = 0
+        while len(self._open) > keep:
+            run, span = self._open.pop(next(iter(self._open)))  # insertion order: the oldest
+            run.last_ns = max(run.start_ns, self._last.get(run.trace_id, run.start_ns))
+            self._end(span, self.mapper.unfinished(run))
+            ended += 1
+        if len(self._last) > 2 * max(keep, len(self._open)) + 1024:  # traces with no run open
+            live = {run.trace_id for run, _ in self._open.values()}
+            self._last = {t: ts for t, ts in self._last.items() if t in live}
+        return ended
+
     @property
     def open_runs(self) -> int:
         """How many runs have started and not ended."""

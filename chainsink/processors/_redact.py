@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._jsonable import data_json, to_jsonable
-from chainsink.processors._holdback import HoldBack, build, masked, merged
+from chainsink.processors._holdback import MAX_STREAMS, NOTHING, HoldBack, masked, merged
 from chainsink.processors._scan import RunVerdicts, TokenRule, run_blob
 from chainsink.processors._secrets import (
     DEFAULT_KEYS,
@@ -37,6 +37,9 @@ _OUTPUTS = frozenset({"outputs", "return_values", "log", "token"})
 _NOTHING: frozenset[str] = frozenset()
 
 _OWN_TOKEN_KEY = b'{"token":'
+#: What HoldBack.take says of a token: decided as usual, the held text ran over MAX_HELD,
+#: or the token was dropped whole (the rest of an over-long word).
+_OK, _OVER, _EATEN = 0, 1, 2
 _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))")
 _ESCAPED = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 
@@ -108,15 +111,14 @@ class Redactor:
         self._value_scans = DEFAULT_SCANS
         self._short_value_scans = (re.compile(b"|".join(s.pattern for s in DEFAULT_SCANS)),)
         self._keys = KeyRules(self.keys)
-        detectors = build(self._keys.keys)
-        self._token_source = (detectors.suspect if self._extra is None
-                              else f"(?:{self._extra.pattern})|{detectors.suspect}")
-        #: A token that this does not match passes unchanged and starts no hold.
-        self._token_re = re.compile(self._token_source)
         self._memories = Memories()
         self._traces = self._memories.traces
-        self._hold = HoldBack(detectors, self._spans, self._memory_of)
+        self._hold = HoldBack(self._keys.keys)
         self._held = self._hold.runs
+        #: run id (int) -> the fields (type, index) of the text block its tokens came in
+        self._blocks: dict[int, dict[str, Any]] = {}
+        #: run id (int) -> a token event of each run streaming through (popped at its end)
+        self._streams: dict[int, Event] = {}
         self._hidden = ((_INPUTS if hide_inputs else _NOTHING)
                         | (_OUTPUTS if hide_outputs else _NOTHING))
         self._hidden_text = self._hidden | {"text"}
@@ -159,15 +161,15 @@ class Redactor:
 
     def _run_needs(self, event: Event, memory: Memory | None) -> bool:
         """Whether the run's name, tags or metadata need masking."""
-        text_re = None if memory is None else memory.text_re
+        forms = None if memory is None else memory.forms
         last = self._last_run  # a run's events (its tokens) come in a row
         if (last is not None and last[0] is event.run_id and last[1] is event.tags
-                and last[2] is event.metadata and last[3] is event.name and last[4] is text_re
+                and last[2] is event.metadata and last[3] is event.name and last[4] is forms
                 and event.event not in _CLOSING):
             verdict: bool = last[5]
             return verdict
         verdict = self._run_verdict(event, memory)
-        self._last_run = (event.run_id, event.tags, event.metadata, event.name, text_re, verdict)
+        self._last_run = (event.run_id, event.tags, event.metadata, event.name, forms, verdict)
         return verdict
 
     def _run_verdict(self, event: Event, memory: Memory | None) -> bool:
@@ -182,9 +184,8 @@ class Redactor:
             self._names[name] = verdict
         if verdict:
             return True
-        if memory is not None and memory.text_re is not None and memory.blob_re is not None:
-            return (memory.text_re.search(name) is not None
-                    or memory.blob_re.search(run_blob(event.tags, event.metadata)) is not None)
+        if memory is not None:
+            return memory.in_text(name) or memory.in_blob(run_blob(event.tags, event.metadata))
         return False
 
     def _hidden_for(self, event: Event) -> frozenset[str]:
@@ -208,36 +209,86 @@ class Redactor:
         blob = data_json(event)
         if self._has_secret(blob):
             return True
-        return (memory is not None and memory.blob_re is not None
-                and memory.blob_re.search(blob) is not None)
+        return memory is not None and memory.in_blob(blob)
 
     def token_rule(self, event: Event) -> TokenRule | None:
-        """Tokens of ``event``'s run pass unchanged unless they may hold or start a secret.
+        """Tokens of ``event``'s run are decided by a cheap step while they need no masking.
 
-        None (every token is checked in full) with ``mask``, ``hide_outputs``, secrets in the
-        run's name, tags or metadata, or text of the run held back.
+        None (every token is checked in full) with ``mask``, ``hide_outputs``, or secrets in
+        the run's name, tags or metadata.
         """
-        if self.mask is not None or "token" in self._hidden or event.run_id.int in self._held:
+        if self.mask is not None or "token" in self._hidden:
             return None
         memory = self._memory_of(event)
         if self._run_needs(event, memory):
             return None
-        reject = self._token_re if memory is None or memory.token_re is None else memory.token_re
-        return TokenRule(sys.maxsize, reject)
+        run, trace = event.run_id.int, event.trace_id.int
+        hold, traces, has_secret = self._hold, self._traces, self._text_has_secret
+        self._stream(event)
+
+        pending = hold.pending
+
+        def step(token: str) -> str | Literal[False] | None:
+            if type(pending.get(run, "")) is not str:
+                return None  # a content-block record is pending: the full path
+            known = traces.get(trace) if traces else None
+            emit, held, status = hold.take(run, token, () if known is None else known.spaced)
+            if status != _OK or (emit and (has_secret(emit) or (
+                    known is not None and known.in_text(emit)))):
+                return None  # nothing taken: the token goes through __call__
+            hold.keep(run, held, status)
+            previous = hold.swap(run, emit)
+            return False if previous is NOTHING else previous
+
+        return TokenRule(sys.maxsize, None, step)
 
     # -- masking ------------------------------------------------------------------------------
 
-    def __call__(self, event: Event) -> Event | tuple[Event, ...]:
+    def __call__(self, event: Event) -> Event | tuple[Event, ...] | None:
         """Return ``event``, or a copy with its secrets masked; with the token record of text
-        held back for its run first, when it ends the run."""
+        held back for its run first, when it ends the run. A streamed token whose text is all
+        held back gives None (no record)."""
         kind = event.event
         if kind == "llm_new_token":
             return self._token(event)
-        if self._held and kind in _CLOSING:
-            pieces = self._hold.release(event.run_id.int)
-            if pieces:
-                return (*(self._token_record(*piece) for piece in pieces), self._event(event))
+        if kind in _CLOSING and (self._hold.pending or self._held or self._hold.swallowing
+                                 or self._blocks):
+            record = self._release(event)
+            if record is not None:
+                return (record, self._event(event))
         return self._event(event)
+
+    def release_all(self) -> list[Event]:
+        """The last token record of every stream that has not ended, with the text still held
+        back: what its handler writes when it closes before those runs end."""
+        streams, self._streams = self._streams, {}
+        out = []
+        for event in streams.values():
+            record = self._release(event)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def _release(self, event: Event) -> Event | None:
+        """The token record of the text held for ``event``'s run, which it ends."""
+        run = event.run_id.int
+        self._streams.pop(run, None)
+        block = self._blocks.pop(run, None)
+        held = self._hold.release(run)
+        previous = self._hold.pending.pop(run, NOTHING)
+        if previous is NOTHING and not held:
+            return None
+        tail = self._mask_stream(held, event) if held else ""
+        token = event.replace(event="llm_new_token", data={})
+        if previous is NOTHING or type(previous) is str:
+            text = ("" if previous is NOTHING else previous) + tail
+            if block is not None:  # the run streamed content blocks: the tail is one too
+                return self._event(token.replace(data={"token": [{**block, "text": text}]}))
+            return self._token_record(token, text)
+        value = list(previous)  # a content-block token: the tail as one more text block
+        if tail:
+            value.append({**(block or {"type": "text"}), "text": tail})
+        return self._event(token.replace(data={"token": value}))
 
     def _event(self, event: Event) -> Event:
         hidden = self._hidden_for(event)
@@ -245,26 +296,76 @@ class Redactor:
             return event
         return self._redact(event, hidden)
 
-    def _token(self, event: Event) -> Event | tuple[Event, ...]:
-        # the hottest event where a handler has no token shortcut: plain lookups only
-        token = event.data.get("token")
+    def _stream(self, event: Event) -> None:
+        """Remember a token event of ``event``'s run, for :meth:`release_all`."""
+        streams = self._streams
         run = event.run_id.int
-        if type(token) is not str or "token" in self._hidden:
-            # content blocks end the text held before them
-            pieces = self._hold.release(run) if self._held else []
-            out = self._event(event)
-            return (*(self._token_record(*piece) for piece in pieces), out) if pieces else out
-        traces = self._traces
-        memory = traces.get(event.trace_id.int) if traces else None
-        if not self._held or run not in self._held:
-            reject = (self._token_re if memory is None or memory.token_re is None
-                      else memory.token_re)
-            if reject.search(token) is None:
-                if self.mask is None and not self._run_needs(event, memory):
-                    return event
-                return self._token_record(event, token)
-        return tuple(self._token_record(ev, text)
-                     for ev, text in self._hold.feed(event, token, memory))
+        if run not in streams:
+            if len(streams) >= MAX_STREAMS:
+                del streams[next(iter(streams))]
+            streams[run] = event
+
+    def _token(self, event: Event) -> Event | None:
+        self._stream(event)
+        token = event.data.get("token")
+        if "token" in self._hidden:
+            return self._event(event)
+        if type(token) is str:
+            previous = self._hold.swap(event.run_id.int, self._decide(event, token))
+            if previous is NOTHING:
+                return None  # the run's first token: its record waits for the next one
+            if type(previous) is str:
+                return self._token_record(event, previous)
+            return self._event(event.replace(data={**event.data, "token": previous}))
+        if type(token) is list:
+            out: list[Any] = []
+            texts = False
+            for item in token:
+                if type(item) is str:
+                    texts = True
+                    decided = self._decide(event, item)
+                    if decided:
+                        out.append(decided)
+                elif (isinstance(item, dict) and item.get("type") == "text"
+                      and isinstance(item.get("text"), str)):
+                    texts = True
+                    self._blocks[event.run_id.int] = {k: v for k, v in item.items()
+                                                      if k != "text"}
+                    decided = self._decide(event, item["text"])
+                    if decided:
+                        out.append({**item, "text": decided})
+                else:
+                    out.append(item)
+            if texts:
+                previous = self._hold.swap(event.run_id.int, out)
+                if previous is NOTHING:
+                    return None  # the run's first token: its record waits for the next one
+                if type(previous) is str:
+                    return self._token_record(event, previous)
+                event = event.replace(data={**event.data, "token": previous})
+        return self._event(event)
+
+    def _decide(self, event: Event, token: str) -> str:
+        """The text of ``event``'s run that its token ``token`` decides, masked."""
+        run = event.run_id.int
+        memory = self._memory_of(event)
+        hold = self._hold
+        emit, held, status = hold.take(run, token, () if memory is None else memory.spaced)
+        hold.keep(run, held, status)
+        text = self._mask_stream(emit, event) if emit else emit
+        return text + MASK if status == _OVER else text
+
+    def _mask_stream(self, text: str, event: Event) -> str:
+        """Streamed ``text`` masked; the values found in it are remembered for the trace."""
+        spans = self._found_in(text)
+        if spans:
+            memory = self._memories.add(event.trace_id.int,
+                                        [text[span.start:span.end] for span in spans])
+        else:
+            memory = self._memory_of(event)
+        if memory is not None:
+            spans.extend(memory.spans(text))
+        return masked(text, 0, len(text), merged(spans)) if spans else text
 
     def _token_record(self, event: Event, text: str) -> Event:
         """A token event carrying ``text`` (already masked by the built-in rules)."""
@@ -273,13 +374,12 @@ class Redactor:
         memory = self._memory_of(event)
         if not self._run_needs(event, memory):
             if text == event.data.get("token"):
-                return event  # held back and let go unchanged
+                return event  # let go unchanged
             return event.replace(data={**event.data, "token": text})
         data = {**event.data, "token": text}
-        text_re = None if memory is None else memory.text_re
-        return event.replace(data=data, name=self._clean_str(event.name, text_re),
-                             metadata=self._clean(to_jsonable(event.metadata), text_re),
-                             tags=self._clean(to_jsonable(event.tags), text_re))
+        return event.replace(data=data, name=self._clean_str(event.name, memory),
+                             metadata=self._clean(to_jsonable(event.metadata), memory),
+                             tags=self._clean(to_jsonable(event.tags), memory))
 
     def _redact(self, event: Event, hidden: frozenset[str]) -> Event:
         values = {key: to_jsonable(value) for key, value in event.data.items()
@@ -290,14 +390,13 @@ class Redactor:
         found: list[str] = []
         for part in (*values.values(), metadata, tags, event.name):  # data's keys are ours
             self._collect(part, found, False)
-        memory = (self._memories.add(event.trace_id.int, found, self._token_source) if found
+        memory = (self._memories.add(event.trace_id.int, found) if found
                   else self._memory_of(event))
-        text_re = None if memory is None else memory.text_re
-        data = {key: HIDDEN if key in hidden else self._clean(values[key], text_re)
+        data = {key: HIDDEN if key in hidden else self._clean(values[key], memory)
                 for key in event.data}
-        return event.replace(data=data, metadata=self._clean(metadata, text_re),
-                             tags=self._clean(tags, text_re),
-                             name=self._clean_str(event.name, text_re))
+        return event.replace(data=data, metadata=self._clean(metadata, memory),
+                             tags=self._clean(tags, memory),
+                             name=self._clean_str(event.name, memory))
 
     def _collect(self, value: Any, found: list[str], secret: bool) -> None:
         """Add to ``found`` the secrets in a JSON-able ``value`` (all of it if ``secret``)."""
@@ -312,8 +411,13 @@ class Redactor:
                 self._collect(key, found, False)
                 self._collect(item, found, secret or keys.masks(key, item))
         elif isinstance(value, list):
+            keys = self._keys
             for item in value:
-                self._collect(item, found, secret)
+                if _is_pair(item) and keys.masks(item[0], item[1]):  # [("X-Api-Key", v)]
+                    self._collect(item[0], found, secret)
+                    self._collect(item[1], found, True)
+                else:
+                    self._collect(item, found, secret)
         elif secret and isinstance(value, (int, float)) and not isinstance(value, bool):
             found.append(str(value))
 
@@ -328,28 +432,33 @@ class Redactor:
         return spans
 
     def _spans(self, text: str, memory: Memory | None) -> list[Span]:
-        return self._spans_with(text, None if memory is None else memory.text_re)
-
-    def _spans_with(self, text: str, text_re: re.Pattern[str] | None) -> list[Span]:
         spans = self._found_in(text)
-        if text_re is not None:
-            spans.extend(Span(*m.span()) for m in text_re.finditer(text))
+        if memory is not None:
+            spans.extend(memory.spans(text))
         return merged(spans) if spans else spans
 
-    def _clean(self, value: Any, text_re: re.Pattern[str] | None) -> Any:
+    def _clean(self, value: Any, memory: Memory | None) -> Any:
         if isinstance(value, str):
-            return self._clean_str(value, text_re)
+            return self._clean_str(value, memory)
         if isinstance(value, dict):
             # a credential can be a key too (a dict indexed by API key)
             keys = self._keys
-            return {self._clean_str(k, text_re): MASK if keys.masks(k, v)
-                    else self._clean(v, text_re) for k, v in value.items()}
+            return {self._clean_str(k, memory): MASK if keys.masks(k, v)
+                    else self._clean(v, memory) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._clean(v, text_re) for v in value]
+            keys = self._keys
+            return [[self._clean_str(v[0], memory), MASK]
+                    if _is_pair(v) and keys.masks(v[0], v[1]) else self._clean(v, memory)
+                    for v in value]
         return value
 
-    def _clean_str(self, text: str, text_re: re.Pattern[str] | None) -> str:
-        spans = self._spans_with(text, text_re)
+    def _clean_str(self, text: str, memory: Memory | None) -> str:
+        spans = self._spans(text, memory)
         if spans:
             text = masked(text, 0, len(text), spans)
         return self.mask(text) if self.mask is not None else text
+
+
+def _is_pair(value: Any) -> bool:
+    """Whether ``value`` is a (name, value) pair: a header in a list of headers."""
+    return type(value) is list and len(value) == 2 and type(value[0]) is str

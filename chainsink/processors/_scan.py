@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._jsonable import dumps
@@ -33,6 +33,12 @@ class TokenRule(NamedTuple):
 
     max_chars: int
     reject: re.Pattern[str] | None = None
+    #: A processor that decides what each token's record carries (one holding back text)
+    #: gives this: ``step(token)`` takes the token and returns the text of the record to
+    #: write now (one record per token, each a token late: False for a run's first token,
+    #: whose record comes with the next one), when that needs nothing more of the processor;
+    #: else it returns None, having taken nothing, and the token goes through ``__call__``.
+    step: Callable[[str], str | Literal[False] | None] | None = None
 
 
 def run_blob(tags: Any, metadata: Any) -> bytes:

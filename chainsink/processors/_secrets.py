@@ -311,9 +311,12 @@ class KeyRules:
             name_end = _BYTE_NAME_REST.match(low, hit.end()).end()  # type: ignore[union-attr]
             done = name_end
             sep = _BYTE_SEPARATOR.match(low, name_end)
-            if sep is None:
-                continue
             begin = _byte_name_start(low, at, max(0, at - _NAME_BACK))
+            if sep is None:
+                # a ["name", value] pair (headers as a list of pairs)
+                sep = _BYTE_PAIR.match(low, name_end)
+                if sep is None or low[max(0, begin - 2):begin] != b'["':
+                    continue
             name = blob[begin:name_end].decode("utf-8", "replace")
             kind = self.kind(name)
             if kind == SECRET:
@@ -325,6 +328,7 @@ class KeyRules:
 
 _BYTE_NAME_REST = re.compile(rb"[a-z0-9_.\-]*+")
 _BYTE_SEPARATOR = re.compile(rb"(?:\\*+[\"'])?+\]?+[ \t]*+[:=](?!=)[ \t]*+")
+_BYTE_PAIR = re.compile(rb'"[ \t]*+,[ \t]*+')
 #: A count's value in JSON: a number, null, or an object (whose keys are looked at too).
 _BYTE_COUNT = re.compile(rb"-|\d|null\b|None\b|\{")
 _BYTE_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -347,12 +351,44 @@ def _counts(value: str, how: str) -> bool:
 
 
 def variants(value: str) -> list[str]:
-    """``value`` as it appears in derived strings: itself, inside a Python repr, inside JSON."""
+    """``value`` as it appears in derived strings: itself, inside a Python repr, inside JSON
+    (as orjson writes it, and as ``json.dumps`` writes it by default: non-ASCII escaped)."""
     found = [value]
-    for form in (repr(value)[1:-1], orjson.dumps(value).decode("utf-8")[1:-1]):
+    escaped = orjson.dumps(value).decode("utf-8")[1:-1]
+    ascii_form = escaped.encode("ascii", "backslashreplace").decode("ascii")
+    if ascii_form != escaped:  # json.dumps writes \u00e4 where Python writes \xe4
+        ascii_form = re.sub(r"\\x([0-9a-f]{2})", r"\\u00\1", ascii_form)
+        ascii_form = re.sub(r"\\U([0-9a-f]{8})", lambda m: _surrogates(int(m.group(1), 16)),
+                            ascii_form)
+    for form in (repr(value)[1:-1], escaped, ascii_form):
         if form not in found:
             found.append(form)
     return found
+
+
+#: A credential's well-known prefix: the rest of it is remembered alone too.
+_PREFIXED = re.compile(r"(?:sk-(?:ant-|proj-)?|[Bb]earer\s++|gh[pousr]_|github_pat_)(.{16,})",
+                       re.DOTALL)
+
+
+def _with_cores(found: Iterable[str]) -> Iterable[str]:
+    """``found``, each value followed by its core when it has one: without a credential's
+    prefix (``sk-proj-``, ``Bearer ``), and without trailing punctuation that a bare value
+    took from the sentence it ended (``password=hunter2.``)."""
+    for value in found:
+        yield value
+        core = value.rstrip(".,:;!?")
+        if core != value:
+            yield core
+        prefixed = _PREFIXED.match(core)
+        if prefixed is not None:
+            yield prefixed.group(1)
+
+
+def _surrogates(code: int) -> str:
+    """A code point past the BMP as ``json.dumps`` writes it: a surrogate pair."""
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def worth_remembering(value: str) -> bool:
@@ -361,51 +397,71 @@ def worth_remembering(value: str) -> bool:
             and value.lower() not in _NOT_REMEMBERED and MASK not in value)
 
 
-class Memory:
-    """The secret values seen in one trace, to mask wherever they show up again in it."""
+#: Every character that can stand inside a secret word; streamed text is held from the last
+#: character outside it (see chainsink.processors._holdback).
+WORD_CHARS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+              "_-.+/=:@~%")
+_WORD_SET = frozenset(WORD_CHARS)
 
-    __slots__ = ("blob_re", "raw", "text_re", "token_re", "values")
+
+class Memory:
+    """The secret values seen in one trace, to mask wherever they show up again in it.
+
+    Matched as plain substrings (``str.find``, ``bytes in``): adding a value costs the
+    value's own forms, never a recompiled regex of all of them.
+    """
+
+    __slots__ = ("blob_forms", "forms", "spaced", "values")
 
     def __init__(self) -> None:
-        self.values: dict[str, None] = {}  # raw values, oldest first
-        self.raw: tuple[str, ...] = ()
-        self.text_re: re.Pattern[str] | None = None
-        self.blob_re: re.Pattern[bytes] | None = None
-        #: What makes a streamed token of this trace take the processor's full path.
-        self.token_re: re.Pattern[str] | None = None
+        #: raw value -> its forms (what it looks like in text), oldest first
+        self.values: dict[str, tuple[str, ...]] = {}
+        #: every form of every value; replaced (never changed) on each addition, so that
+        #: readers on other threads see old or new, and its identity tells a change
+        self.forms: tuple[str, ...] = ()
+        #: the forms as serialized JSON holds them
+        self.blob_forms: tuple[bytes, ...] = ()
+        #: the forms holding a character outside WORD_CHARS (a stream holds their starts)
+        self.spaced: tuple[str, ...] = ()
 
-    def add(self, found: Iterable[str], static_token_re: str) -> bool:
+    def add(self, found: Iterable[str]) -> bool:
         """Remember ``found``; True if anything was new."""
         new = False
-        for value in found:
-            if value not in self.values and worth_remembering(value):
-                self.values[value] = None
+        values = self.values
+        for value in _with_cores(found):
+            if value not in values and worth_remembering(value):
+                values[value] = tuple(form for form in variants(value)
+                                      if len(form) >= MIN_REMEMBERED)
                 new = True
         if not new:
             return False
-        while len(self.values) > MAX_REMEMBERED:
-            del self.values[next(iter(self.values))]
-        raw = tuple(self.values)
-        forms = sorted({form for value in raw for form in variants(value)
-                        if len(form) >= MIN_REMEMBERED}, key=len, reverse=True)
-        text_re = re.compile("|".join(map(re.escape, forms)))
-        blob_re = re.compile(b"|".join(re.escape(orjson.dumps(f)[1:-1]) for f in forms))
-        # a token holding a value, or ending with the start of one (its first 32 characters
-        # are enough: a longer start holds them)
-        heads = "|".join(re.escape(value[:32]) for value in raw)
-        starts = "|".join(_prefixes(value[:32]) for value in raw)
-        token_re = re.compile(f"{static_token_re}|{heads}|(?:{starts})\\Z")
+        while len(values) > MAX_REMEMBERED:
+            del values[next(iter(values))]
+        forms = tuple(dict.fromkeys(form for group in values.values() for form in group))
+        blob_forms = tuple(dict.fromkeys(orjson.dumps(form)[1:-1] for form in forms))
+        spaced = tuple(form for form in forms if not _WORD_SET.issuperset(form))
         # one assignment each: readers on other threads see old or new, never half
-        self.raw, self.text_re, self.blob_re, self.token_re = raw, text_re, blob_re, token_re
+        self.blob_forms, self.spaced, self.forms = blob_forms, spaced, forms
         return True
 
+    def spans(self, text: str) -> list[Span]:
+        """Where the remembered values stand in ``text``."""
+        spans: list[Span] = []
+        for form in self.forms:
+            at = text.find(form)
+            while at != -1:
+                end = at + len(form)
+                spans.append(Span(at, end))
+                at = text.find(form, end)
+        return spans
 
-def _prefixes(word: str) -> str:
-    """A regex for the non-empty proper prefixes of ``word``: ``a(?:b(?:c)?)?`` for abcd."""
-    out = ""
-    for char in reversed(word[:-1]):
-        out = re.escape(char) + (f"(?:{out})?" if out else "")
-    return out or "(?!)"
+    def in_text(self, text: str) -> bool:
+        """Whether a remembered value stands in ``text``."""
+        return any(form in text for form in self.forms)
+
+    def in_blob(self, blob: bytes) -> bool:
+        """Whether a remembered value stands in serialized JSON."""
+        return any(form in blob for form in self.blob_forms)
 
 
 class Memories:
@@ -425,17 +481,17 @@ class Memories:
         """The trace's memory, if it has one."""
         return self.traces.get(trace)
 
-    def add(self, trace: int, found: Iterable[str], static_token_re: str) -> Memory | None:
+    def add(self, trace: int, found: Iterable[str]) -> Memory | None:
         """Remember ``found`` for ``trace``; the trace's memory (None if nothing is in it)."""
         with self._lock:
             memory = self.traces.get(trace)
             if memory is None:
                 memory = Memory()
-                if not memory.add(found, static_token_re):
+                if not memory.add(found):
                     return None
                 if len(self.traces) >= self._limit:
                     del self.traces[next(iter(self.traces))]
                 self.traces[trace] = memory
             else:
-                memory.add(found, static_token_re)
+                memory.add(found)
             return memory

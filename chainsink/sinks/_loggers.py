@@ -2,22 +2,80 @@
 
 The formatted text becomes the log message; the event's JSONL record becomes structured fields,
 so the user's own handlers, renderers, rotation and shipping apply unchanged.
+
+A logger's handlers may block (a StreamHandler on a full stderr pipe), so on an event loop's
+thread a record is handed to the sink's writer thread
+(:class:`~chainsink.sinks._base.BackgroundWriter`), in order, and never waited for; outside a
+loop records are logged synchronously, after what the writer still holds. ``flush()`` and
+``close()`` (and exit, SIGTERM) wait for the writer a bounded time. The records are the same:
+
+- stdlib ``logging``: the LogRecord is made on the caller's thread (its time, thread, task,
+  process and caller are the call's); only ``Logger.handle`` runs on the writer. Loggers whose
+  handlers all write to memory or a regular file (pytest's caplog, a FileHandler) or do no I/O
+  (NullHandler, QueueHandler) are logged inline, as before.
+- loguru: the record's time, thread and code location are patched back to the caller's.
+- structlog: the user's processors run on the writer thread, so a processor that adds a
+  timestamp or the thread sees the writer's (a moment later, ``chainsink-structlog``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
+import time
 from typing import Any
 
 from chainsink._event import ERROR_KINDS, Event
 from chainsink._jsonable import clean_text
+from chainsink._report import Reporter
 from chainsink.formatters import json_record
-from chainsink.sinks._base import Sink
+from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
+from chainsink.sinks._stream import _never_blocks
 
 #: LogRecord attributes an ``extra`` key may not overwrite; chainsink's clashing keys get an
 #: ``lc_`` prefix, except ``name`` which becomes ``run_name``.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime"}
+
+
+def _message(text: str) -> str:
+    """The formatted text as an exact ``str`` (a subclass's own methods may raise), with lone
+    surrogates escaped."""
+    return clean_text(text if type(text) is str else str.__str__(text))
+
+
+def _handlers_never_block(logger: logging.Logger) -> bool:
+    """Whether every handler a record of ``logger`` reaches writes to memory or a regular
+    file (pytest's caplog, a FileHandler) or does no I/O: then an event loop may log inline."""
+    queue_handler = getattr(sys.modules.get("logging.handlers"), "QueueHandler", None)
+    current: logging.Logger | None = logger
+    found = False
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            if isinstance(handler, logging.NullHandler) or (
+                    queue_handler is not None and isinstance(handler, queue_handler)):
+                continue
+            if type(handler) not in _PLAIN_STREAM_HANDLERS and not _is_capture(handler):
+                return False
+            if not _never_blocks(getattr(handler, "stream", None), ""):
+                return False
+        if not current.propagate:
+            break
+        current = current.parent
+    return found or logging.lastResort is None
+
+
+#: Handlers whose only I/O is their stream's write and flush.
+_PLAIN_STREAM_HANDLERS = (logging.StreamHandler, logging.FileHandler)
+
+
+def _is_capture(handler: logging.Handler) -> bool:
+    """pytest's caplog and log-file handlers: StreamHandlers over memory or a file."""
+    return (isinstance(handler, logging.StreamHandler)
+            and type(handler).__module__.startswith("_pytest."))
 
 
 def _optional(name: str) -> Any:
@@ -100,6 +158,7 @@ class LoggingSink(Sink):
             raise ValueError(f"unknown logging level {level!r}")
         self._levels = {"normal": resolved, "error": logging.ERROR, "token": logging.DEBUG,
                         "warning": logging.WARNING}
+        self._writer = BackgroundWriter("logging", Reporter(f"logger {self.logger.name!r}"))
 
     def accepts(self, kind: str) -> bool:
         """Whether the logger would log an event of ``kind`` now (handlers skip the rest)."""
@@ -111,13 +170,28 @@ class LoggingSink(Sink):
         if not self.logger.isEnabledFor(level):
             return
         extra = stdlib_extra(json_record(event)) if isinstance(event, Event) else None
-        self.logger.log(level, "%s", clean_text(text), extra=extra)
+        logger, message, writer = self.logger, _message(text), self._writer
+        if on_event_loop():
+            queue = writer.pending() or not _handlers_never_block(logger)
+        else:  # first what an event loop queued; a writer still stuck keeps the order
+            queue = writer.pending() and not writer.drain()
+        if not queue:
+            logger.log(level, "%s", message, extra=extra)
+            return
+        # the record is made here, so its time, thread, task and caller are this call's; the
+        # writer thread only hands it to the handlers (which may block on their streams)
+        path, line, function, stack = logger.findCaller(False, 1)
+        record = logger.makeRecord(logger.name, level, path, line, "%s", (message,), None,
+                                   function, extra, stack)
+        writer.submit(logger.handle, (record,), len(message))
 
     def flush(self) -> None:
-        """The logger's handlers flush themselves."""
+        """Hand the handlers what the writer thread still holds (a bounded wait)."""
+        self._writer.drain()
 
     def close(self) -> None:
-        """The logger belongs to the caller."""
+        """Like :meth:`flush`; the logger belongs to the caller."""
+        self.flush()
 
 
 class LoguruSink(Sink):
@@ -142,6 +216,7 @@ class LoguruSink(Sink):
         # severities, to skip building records loguru would drop (raises for unknown names)
         self._numbers = {kind: name if isinstance(name, int) else logger.level(name).no
                          for kind, name in self._levels.items()}
+        self._writer = BackgroundWriter("loguru", Reporter("loguru"))
 
     def accepts(self, kind: str) -> bool:
         """Whether any of loguru's handlers takes an event of ``kind`` (its lowest level)."""
@@ -158,13 +233,57 @@ class LoguruSink(Sink):
         if not self._takes(kind):
             return
         fields = json_record(event) if isinstance(event, Event) else {}
-        self.logger.bind(**fields).opt(depth=1).log(self._levels[kind], clean_text(text))
+        bound, message, writer = self.logger.bind(**fields), _message(text), self._writer
+        if on_event_loop():  # loguru's sinks may block (a full stderr pipe): never here
+            keep = _LoguruOrigin(sys._getframe(1))  # noqa: SLF001 - the record's caller
+            writer.submit(_log_patched, (bound, keep, self._levels[kind], message),
+                          len(message))
+            return
+        if writer.pending() and not writer.drain():  # keep the order behind a stuck writer
+            keep = _LoguruOrigin(sys._getframe(1))  # noqa: SLF001
+            writer.submit(_log_patched, (bound, keep, self._levels[kind], message),
+                          len(message))
+            return
+        bound.opt(depth=1).log(self._levels[kind], message)
 
     def flush(self) -> None:
-        """loguru's sinks flush themselves (``logger.complete()`` waits for enqueued ones)."""
+        """Hand loguru what the writer thread still holds (a bounded wait); loguru's sinks
+        flush themselves (``logger.complete()`` waits for enqueued ones)."""
+        self._writer.drain()
 
     def close(self) -> None:
-        """The logger belongs to the caller."""
+        """Like :meth:`flush`; the logger belongs to the caller."""
+        self.flush()
+
+
+class _LoguruOrigin:
+    """Where and when a loguru record was made, for records the writer thread logs: the
+    record keeps its caller's time, thread and code location."""
+
+    __slots__ = ("file", "function", "line", "module", "name", "thread", "time")
+
+    def __init__(self, frame: Any) -> None:
+        self.time = time.time()
+        current = threading.current_thread()
+        self.thread = (current.ident, current.name)
+        code = frame.f_code
+        self.file = code.co_filename
+        self.function = code.co_name
+        self.line = frame.f_lineno
+        self.name = frame.f_globals.get("__name__")
+        self.module = os.path.splitext(os.path.basename(self.file))[0]
+
+    def __call__(self, record: Any) -> None:
+        when = record["time"]
+        record["time"] = type(when).fromtimestamp(self.time, when.tzinfo)
+        record["thread"] = type(record["thread"])(*self.thread)
+        record["file"] = type(record["file"])(os.path.basename(self.file), self.file)
+        record["function"], record["line"] = self.function, self.line
+        record["name"], record["module"] = self.name, self.module
+
+
+def _log_patched(bound: Any, origin: _LoguruOrigin, level: Any, message: str) -> None:
+    bound.patch(origin).log(level, message)
 
 
 class StructlogSink(Sink):
@@ -193,6 +312,7 @@ class StructlogSink(Sink):
         self.logger = logger
         self._levels = {"normal": level, "error": "error", "token": "debug",
                         "warning": "warning"}
+        self._writer = BackgroundWriter("structlog", Reporter("structlog"))
 
     def accepts(self, kind: str) -> bool:
         """Whether the logger logs an event of ``kind`` (filtering loggers say; others do)."""
@@ -205,10 +325,23 @@ class StructlogSink(Sink):
         """Log ``text`` as structlog's event, with the record's fields as key-values."""
         fields = json_record(event) if isinstance(event, Event) else {}
         fields["lc_event"] = fields.pop("event", None)
-        getattr(self.logger, self._levels[_level_kind(event)])(clean_text(text), **fields)
+        method = getattr(self.logger, self._levels[_level_kind(event)])
+        message, writer = _message(text), self._writer
+        if on_event_loop() or (writer.pending() and not writer.drain()):
+            # structlog's processors and logger run on the writer thread (its output may
+            # block); a processor adding a timestamp or thread sees the writer's
+            writer.submit(_call_kw, (method, message, fields), len(message))
+            return
+        method(message, **fields)
 
     def flush(self) -> None:
-        """structlog's loggers flush themselves."""
+        """Hand the logger what the writer thread still holds (a bounded wait)."""
+        self._writer.drain()
 
     def close(self) -> None:
-        """The logger belongs to the caller."""
+        """Like :meth:`flush`; the logger belongs to the caller."""
+        self.flush()
+
+
+def _call_kw(method: Any, message: str, fields: dict[str, Any]) -> None:
+    method(message, **fields)

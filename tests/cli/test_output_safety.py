@@ -207,3 +207,28 @@ def test_an_output_that_stdin_is_read_from_is_refused(tmp_path: Path, mixed_log:
     assert done.returncode == 1
     assert len(done.stderr.decode().splitlines()) == 1
     assert log.read_bytes() == data
+
+
+def test_stdout_appended_to_an_input_is_refused(tmp_path: Path) -> None:
+    """`html LOG -o - >> LOG` would read its own page back (a text log grew without end):
+    refused with one line, and the log keeps its bytes."""
+    log = tmp_path / "grow.log"
+    log.write_bytes(b"plain text log\n> Entering new X chain...\n")
+    before = log.read_bytes()
+    with open(log, "ab") as out:
+        done = subprocess.run([sys.executable, "-m", "chainsink", "html", str(log), "-o", "-"],
+                              stdout=out, stderr=subprocess.PIPE, env=cli_env(), timeout=60,
+                              check=False)
+    assert done.returncode == 1
+    assert _errors(done) == ["chainsink: stdout: is one of the inputs; write the report "
+                             "elsewhere"]
+    assert log.read_bytes() == before
+
+
+def test_stdin_report_goes_to_stdout_by_default(tmp_path: Path, mixed_log: Log) -> None:
+    """`html - < LOG` with no -o writes the page to stdout (the README's default for stdin)."""
+    with open(mixed_log.path, "rb") as src:
+        done = subprocess.run([sys.executable, "-m", "chainsink", "html", "-"], stdin=src,
+                              capture_output=True, env=cli_env(), timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert page_data(done.stdout.decode("utf-8"))["traces"]

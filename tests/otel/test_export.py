@@ -8,13 +8,18 @@ opentelemetry-proto. The CLI and the zero-code processes run as real subprocesse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,11 +244,178 @@ def test_a_refusing_endpoint_is_one_line_and_exit_1(log: Log, tmp_path: Path, st
 
 @pytest.mark.parametrize("args", [["--otlp", "ftp://x"], ["--otlp", "localhost:4318"],
                                   ["--otlp", "http://x", "--header", "no-equals"],
-                                  ["--timeout", "0"]])
+                                  ["--timeout", "0"], ["--timeout", "inf"],
+                                  ["--timeout", "1e10"], ["--timeout", "nan"],
+                                  ["--otlp", "http://[::1"], ["--otlp", "http://x:99999"]])
 def test_usage_errors_exit_2(log: Log, tmp_path: Path, args: list[str]) -> None:
     """A bad URL, header or timeout is a usage error: exit 2, no traceback."""
     proc = export(log.path, *args, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("chainsink export: error: ")
+
+
+def test_run_with_a_malformed_otlp_url_is_a_usage_error(tmp_path: Path) -> None:
+    """`chainsink run --otlp 'http://[::1'`: one usage line, exit 2, no traceback."""
+    proc = run_cli("run", "--otlp", "http://[::1", "--", sys.executable, "-c", "pass",
+                   cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "not a valid URL" in proc.stderr
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_not_a_delivery(log: Log, tmp_path: Path, status: int) -> None:
+    """Only 2xx delivers: a 3xx answer is one line naming the status, and exit 1."""
+    with Receiver(status=status) as redirecting:
+        proc = export(log.path, "--otlp", redirecting.url, "--timeout", "2", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1 and f"HTTP {status}" in proc.stderr, proc.stderr
+    assert "sent" not in proc.stderr
+
+
+@contextlib.contextmanager
+def _dripping(mode: str) -> Iterator[str]:
+    """An endpoint that answers the status line and then one byte every 0.2 s, forever:
+    ``headers`` drips a header, ``body`` promises 100 MB and drips it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" if mode == "headers" else
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+            while not stop.wait(0.2):
+                conn.sendall(b"X")
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.close()
+
+
+@pytest.mark.parametrize("mode", ["headers", "body"])
+def test_a_dripping_endpoint_times_out(log: Log, tmp_path: Path, mode: str) -> None:
+    """An endpoint that answers a byte at a time never finishes the request: the export is
+    given up after --timeout (plus a second's grace), with one line saying so, and exit 1."""
+    with _dripping(mode) as url:
+        began = time.monotonic()
+        proc = export(log.path, "--otlp", url, "--timeout", "1", cwd=tmp_path)
+        took = time.monotonic() - began
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "timed out after 1 s" in proc.stderr, proc.stderr
+    assert took < 20
+
+
+def _start(run_id: str, i: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"v": 1, "ts": f"2025-01-01T00:00:{i % 60:02d}.000000Z", "event": "chain_start",
+            "run_id": run_id, "parent_run_id": None, "trace_id": run_id, "name": f"r{i}",
+            "run_type": "chain", "tags": [], "metadata": {}, "inputs": {"q": "hello"}, **extra}
+
+
+def _end(run_id: str, i: int = 0) -> dict[str, Any]:
+    return {**_start(run_id, i), "event": "chain_end", "outputs": {"a": "b"},
+            "duration_ms": 1}
+
+
+class _Counting(InMemorySpanExporter):
+    """Keeps spans, and the size of each export call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def export(self, spans: Any) -> Any:
+        self.calls.append(len(spans))
+        return super().export(spans)
+
+
+def test_open_runs_are_bounded_and_unfinished_runs_go_in_batches() -> None:
+    """Beyond max_open runs in flight the oldest are sent as unfinished at once; the rest
+    are sent at the end in batches of batch_size, never in one request."""
+    exporter = _Counting()
+    replay = Replay(exporter, max_open=100, batch_size=64)
+    ids = [str(uuid.UUID(int=(7 << 76) | (8 << 62) | i + 1)) for i in range(1000)]
+    for i, run_id in enumerate(ids):
+        replay.feed(_start(run_id, i))
+        assert replay.sink.open_runs <= 100
+    assert replay.unfinished == 900
+    replay.finish()
+    assert replay.unfinished == 1000 and replay.sent == 1000
+    assert max(exporter.calls) <= 64
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 1000 and all(s.attributes and s.attributes[A.UNFINISHED] for s in spans)
+    assert sorted(s.attributes[A.RUN_ID] for s in spans if s.attributes) == sorted(ids)
+
+
+_PEAK = ("import resource, subprocess, sys\n"
+         "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
+def test_export_memory_stays_bounded_for_runs_that_never_end(receiver: Receiver,
+                                                            tmp_path: Path) -> None:
+    """Four times as many never-ended runs take less than 1.6 times the peak memory; every
+    run is still sent (as unfinished)."""
+    peaks = []
+    for n in (25_000, 100_000):
+        path = tmp_path / f"{n}.jsonl.gz"
+        with gzip.open(path, "wb", compresslevel=1) as f:
+            for i in range(n):
+                f.write(json.dumps(_start(str(uuid.UUID(int=(9 << 76) | i + 1)), i)).encode()
+                        + b"\n")
+        done = subprocess.run([sys.executable, "-c", _PEAK, sys.executable, "-m", "chainsink",
+                               "export", path, "--otlp", receiver.url], cwd=tmp_path,
+                              capture_output=True, text=True, env=cli_env(), timeout=600,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        peaks.append(int(done.stdout))
+        assert receiver.requests > 0
+        assert len(receiver.take()) == n
+    assert peaks[1] < 1.6 * peaks[0], peaks
+
+
+def test_records_with_unusable_run_ids_and_repeated_ends_are_skipped(
+        receiver: Receiver, tmp_path: Path) -> None:
+    """A run_id that is not a UUID, or is all zero (no valid trace id), is skipped with a
+    warning naming the file and record; so is a second end of one run. The rest is sent
+    with valid, distinct ids."""
+    a, b = "aaaaaaaa-aaaa-7aaa-8aaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-7bbb-8bbb-bbbbbbbbbbbb"
+    zero = "00000000-0000-0000-0000-000000000000"
+    recs = [_start("not-a-uuid"), _end("not-a-uuid", 1), _start("12345"), _start(zero),
+            _start(a), _end(a, 2), _end(a, 3), _start(b, 4), _end(b, 5)]
+    path = tmp_path / "ids.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    proc = export(path, "--otlp", receiver.url, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stderr.splitlines()
+    assert said[:5] == [
+        f"chainsink: {path}: record 1: skipped: run_id 'not-a-uuid' is not a UUID",
+        f"chainsink: {path}: record 2: skipped: run_id 'not-a-uuid' is not a UUID",
+        f"chainsink: {path}: record 3: skipped: run_id '12345' is not a UUID",
+        f"chainsink: {path}: record 4: skipped: run_id '{zero}' is the all-zero UUID, not a "
+        "valid trace id",
+        f"chainsink: {path}: record 7: skipped: a second chain_end for run {a}; ignored"]
+    assert "sent 2 runs, 5 records skipped" in said[5]
+    spans = receiver.take()
+    assert sorted(s.attributes[A.RUN_ID] for s in spans) == [a, b]
+    assert all(s.trace_id and s.span_id for s in spans)
+    assert len({s.span_id for s in spans}) == 2
+    assert ts_ns(recs[5]["ts"]) == next(s.end_ns for s in spans if s.attributes[A.RUN_ID] == a)
 
 
 @pytest.mark.parametrize("kind", ["text", "missing", "empty", "binary", "directory"])

@@ -33,10 +33,12 @@ GROUP = "concurrency"
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
 
-def reference() -> tuple[CallbackHandler, list[str]]:
-    """A handler that keeps, in memory, every record it is given."""
+def reference(processors: Any = ()) -> tuple[CallbackHandler, list[str]]:
+    """A handler that keeps, in memory, every record it is given (through ``processors``:
+    none by default; the default ones, with None, to order records as a default handler
+    does: a token's record is written when the next token comes)."""
     lines: list[str] = []
-    return CallbackHandler(lines.append, JsonlFormatter(), processors=()), lines
+    return CallbackHandler(lines.append, JsonlFormatter(), processors=processors), lines
 
 
 def accepted_keys(lines: list[str]) -> list[tuple[str, str]]:
@@ -117,7 +119,7 @@ def test_rotation_under_one_event_loop_keeps_order(tmp_path: Path) -> None:
     """40 gathered astreams through a rotating file: each trace's records stay in order."""
     path = tmp_path / "order.jsonl"
     handler = RotatingFileCallbackHandler(path, max_bytes=4096, backup_count=500)
-    ref, lines = reference()
+    ref, lines = reference(processors=None)
     asyncio.run(workloads.astream_lcel_concurrent([handler, ref], n=40))
     handler.close()
     records = chaos.read_rotated(path)

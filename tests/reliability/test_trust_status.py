@@ -351,6 +351,27 @@ async def test_cancelled_ainvoke_is_not_a_failure(log: tuple[FileCallbackHandler
                 lost=dishonest(records, stops=("CancelledError",), failures=("ValueError",)))
 
 
+def test_sys_exit_mid_run_is_a_stop_not_a_failure(log: tuple[FileCallbackHandler, Path]) -> None:
+    """sys.exit() inside a run (a service's graceful SIGTERM handler calls it) stops the run:
+    its records say ``interrupt: exit``, and stats and the report count no failure."""
+    handler, path = log
+
+    def leave(_: Any) -> Any:
+        raise SystemExit(0)
+
+    chain = RunnableLambda(lambda x: x, name="first") | RunnableLambda(leave, name="leave")
+    with pytest.raises(SystemExit):
+        chain.invoke(1, config={"callbacks": [handler]})
+    real_failure(handler)
+    records = read(handler, path)
+    stopped = [r for r in records if r["event"] == "chain_error" and r.get("interrupted")]
+    assert {r["name"] for r in stopped} == {"leave", "RunnableSequence"}
+    assert {r["interrupt"] for r in stopped} == {"exit"}
+    check_counts(path, traces=2, failed_traces=1, errors=2, interrupted=2, interrupted_traces=1)
+    chaos.count(GROUP, inputs=2, records=len(records),
+                lost=dishonest(records, stops=("SystemExit",), failures=("ValueError",)))
+
+
 # -- a branch that finishes after its root failed --------------------------------------------
 
 
@@ -509,6 +530,8 @@ async def test_logger_handlers_log_stops_below_error(tmp_path: Path) -> None:
         parent.add_edge("finish", END)
         await parent.compile().ainvoke({"x": "a"}, {"callbacks": handlers})
         real_failure(handlers)
+        for handler in handlers:  # under a loop, logger sinks write on their own thread
+            await asyncio.to_thread(handler.flush)
     finally:
         loguru_logger.remove(sink)
     lost = 0

@@ -14,6 +14,7 @@ it could not write before it runs anything.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -183,6 +184,23 @@ def test_tail_shows_a_hostile_trace_id_tag_as_text(tmp_path: Path, hostile_log: 
     chaos.count(GROUP, inputs=6, records=len(forged) + len(lines), lost=int(bool(found)))
     assert not found, sorted(set(found))
     assert "[]0;t\\x07\\x9b2J]" in done.stdout.decode()  # the tag: the id's last 8 chars
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_stats_prints_no_control_from_the_log(hostile_log: Path, as_json: bool) -> None:
+    """`chainsink stats` (and `--json`) show run names, models and errors with escapes as text;
+    `--json` stays valid JSON with DEL and C1 escaped as \\u00XX."""
+    done = subprocess.run([chaos.PY, "-m", "chainsink", "stats", *(["--json"] * as_json),
+                           str(hostile_log)], capture_output=True, env=chaos.python_env(),
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8")
+    found = leaks(out)
+    chaos.count(GROUP, inputs=len(PAYLOADS), records=_records(hostile_log), lost=int(bool(found)))
+    assert not found, sorted(set(found))
+    if as_json:
+        names = json.dumps(json.loads(out), ensure_ascii=False)
+        assert PAYLOADS["c1osc"] in names  # escaped on the terminal, the same string as data
 
 
 # -- the consoles ------------------------------------------------------------------------------

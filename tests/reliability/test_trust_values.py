@@ -151,6 +151,25 @@ class HostileStr(str):
     __hash__ = str.__hash__
 
 
+class StrRaises(str):
+    """A real str whose ``str()``, ``repr()`` and ``format()`` raise (its characters are all
+    there is to show)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("str() refused")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr() refused")
+
+    def __format__(self, spec: str) -> str:
+        raise RuntimeError("format() refused")
+
+
+def as_text(value: Any) -> str:
+    """``str(value)``, a str (subclass too) as its own characters."""
+    return str.__str__(value) if isinstance(value, str) else str(value)
+
+
 ODD_VALUES: dict[str, Callable[[], Any]] = {
     "ndarray": lambda: np.arange(6).reshape(2, 3),
     "empty ndarray": lambda: np.array([]),
@@ -164,6 +183,7 @@ ODD_VALUES: dict[str, Callable[[], Any]] = {
     "dict refusing ==, in, bool": lambda: HostileDict(a=1, nested=[1, 2]),
     "list refusing ==, in, bool": lambda: HostileList([1, "two", {"k": 3}]),
     "str refusing ==, in, bool": lambda: HostileStr("odd-string-value"),
+    "str refusing str(), repr(), format()": lambda: StrRaises("odd-unprintable-value"),
 }
 
 
@@ -248,7 +268,7 @@ class Kind:
         # classic: a line per chain start and end, and the tool's output as str() shows it
         wanted = kinds.count("chain_start") + kinds.count("chain_end") + kinds.count("tool_end")
         found = (plain.count("> Entering new ") + plain.count("> Finished chain.")
-                 + plain.count(str(output)))
+                 + plain.count(as_text(output)))
         return wanted, found
 
 
