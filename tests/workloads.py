@@ -201,6 +201,17 @@ def reported_usage(run: Any) -> dict[str, int] | None:
     return None
 
 
+def collected_runs(collector: Any) -> list[Any]:
+    """Every run a ``RunCollectorCallbackHandler`` saw, children included (its ``traced_runs``
+    holds only the roots)."""
+    out, stack = [], list(collector.traced_runs)
+    while stack:
+        run = stack.pop()
+        out.append(run)
+        stack.extend(run.child_runs)
+    return out
+
+
 def reported_model(run: Any) -> str | None:
     """``response_metadata["model_name"]`` of an LLM run's first generation, if any."""
     outputs = run.outputs or {}

@@ -91,15 +91,6 @@ class Log:
         return list(dict.fromkeys(r["trace_id"] for r in self.records))
 
 
-def _all_runs(collector: RunCollectorCallbackHandler) -> list[Any]:
-    out, stack = [], list(collector.traced_runs)
-    while stack:
-        run = stack.pop()
-        out.append(run)
-        stack.extend(run.child_runs)
-    return out
-
-
 def record_log(path: Path, parts: list[str | Callable[[list[Any]], Any]]) -> Log:
     """Run each workload (a name in ``workloads`` or a function) with a JSONL
     FileCallbackHandler and a RunCollector attached."""
@@ -112,7 +103,7 @@ def record_log(path: Path, parts: list[str | Callable[[list[Any]], Any]]) -> Log
             part([handler, collector])
     handler.close()
     records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-    return Log(path, records, _all_runs(collector))
+    return Log(path, records, workloads.collected_runs(collector))
 
 
 #: An agent (classic and LangGraph), a RAG chain, a failing chain, a stream and hostile markup.

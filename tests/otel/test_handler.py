@@ -55,15 +55,6 @@ OPERATIONS = {"llm": {A.OP_CHAT, A.OP_TEXT_COMPLETION}, "tool": {A.OP_EXECUTE_TO
               "retriever": {A.OP_RETRIEVAL}}
 
 
-def all_runs(collector: RunCollectorCallbackHandler) -> list[Run]:
-    out, stack = [], list(collector.traced_runs)
-    while stack:
-        run = stack.pop()
-        out.append(run)
-        stack.extend(run.child_runs)
-    return out
-
-
 def trace_root(run: Run, by_id: dict[Any, Run]) -> Run:
     while run.parent_run_id is not None:
         run = by_id[run.parent_run_id]
@@ -76,7 +67,7 @@ def record(name: str, memory: Memory, **options: Any) -> tuple[list[Run], list[R
     collector = RunCollectorCallbackHandler()
     WORKLOADS[name]([handler, collector])
     handler.close()
-    return all_runs(collector), list(exporter.get_finished_spans())
+    return workloads.collected_runs(collector), list(exporter.get_finished_spans())
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
