@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 
 import chainsink
+from chainsink.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -122,3 +124,13 @@ def page_data(html: str) -> dict[str, Any]:
     assert match, "no data block"
     data: dict[str, Any] = json.loads(match.group(1))
     return data
+
+
+def run_main(argv: list[str]) -> tuple[int, str, str]:
+    """``chainsink.cli.main(argv)`` in this process: exit code, stdout, stderr."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(argv)
+    out.flush()
+    return code, out.buffer.getvalue().decode("utf-8"), err.getvalue()  # type: ignore[attr-defined]

@@ -8,8 +8,6 @@ a report reads and runs the CLI's ``main`` in this process (fast), on real files
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import uuid
 from pathlib import Path
@@ -20,9 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainsink.cli import main
-
-from ._support import Log, page_data
+from ._support import Log, page_data, run_main
 
 START = "2026-03-01T10:00:00.000000Z"
 END = "2026-03-01T10:00:01.500000Z"
@@ -195,15 +191,6 @@ def odd_logs(draw: st.DrawFn) -> list[dict[str, Any]]:
     return draw(st.permutations(recs))
 
 
-def _main(argv: list[str]) -> tuple[int, str, str]:
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
-    err = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    out.flush()
-    return code, out.buffer.getvalue().decode("utf-8"), err.getvalue()  # type: ignore[attr-defined]
-
-
 def test_fuzzed_record_fields_never_abort_a_report(tmp_path: Path) -> None:
     """Random values in every field a report reads: every command exits 0 with short
     one-line messages, and ``stats --json`` counts every record in strict JSON."""
@@ -217,7 +204,7 @@ def test_fuzzed_record_fields_never_abort_a_report(tmp_path: Path) -> None:
         page = tmp_path / "fuzz.html"
         for argv in (["stats", "--json", str(log)], ["stats", str(log)],
                      ["html", str(log), "-o", str(page)], ["tail", "--no-color", str(log)]):
-            code, out, err = _main(argv)
+            code, out, err = run_main(argv)
             assert code == 0, (argv, err)
             lines = _check_stderr(err)
             assert len(lines) <= 12, (argv, lines)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import html.parser
-import io
 import itertools
 import json
 import os
@@ -28,6 +27,7 @@ import chaos
 import orjson
 import pytest
 import workloads
+from cli._support import run_main
 from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.language_models import GenericFakeChatModel
@@ -37,7 +37,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 
 from chainsink import EVENT_KINDS, FileCallbackHandler
-from chainsink.cli import EXIT_NO_INPUT, EXIT_OK, main
+from chainsink.cli import EXIT_NO_INPUT, EXIT_OK
 
 GROUP = "cli fuzz"
 #: stderr lines a command may print for one input: 10 bad lines, a "more skipped" count, an
@@ -97,16 +97,6 @@ def usable_records(data: bytes) -> int:
         if isinstance(rec, dict) and isinstance(rec.get("event"), str) and "run_id" in rec:
             n += 1
     return n
-
-
-def run_main(argv: list[str]) -> tuple[int, str, str]:
-    """``chainsink.cli.main(argv)`` in this process: exit code, stdout, stderr."""
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
-    err = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    out.flush()
-    return code, out.buffer.getvalue().decode("utf-8"), err.getvalue()  # type: ignore[attr-defined]
 
 
 def check_stderr(err: str, where: str) -> list[str]:

@@ -176,6 +176,24 @@ class State(TypedDict):
     x: str
 
 
+def handoff_graph() -> Any:
+    """A parent graph whose subgraph node hands control back with
+    ``Command(graph=Command.PARENT, goto="finish")``: ``{"x": "a"}`` ends as ``"handed!"``."""
+
+    def hand_off(state: State) -> Command[Any]:
+        return Command(graph=Command.PARENT, goto="finish", update={"x": "handed"})
+
+    sub = StateGraph(State)
+    sub.add_node("hand_off", hand_off)
+    sub.add_edge(START, "hand_off")
+    parent = StateGraph(State)
+    parent.add_node("team", sub.compile())
+    parent.add_node("finish", lambda s: {"x": s["x"] + "!"})
+    parent.add_edge(START, "team")
+    parent.add_edge("finish", END)
+    return parent.compile()
+
+
 def test_graph_interrupt_then_resume_is_not_a_failure(
         log: tuple[FileCallbackHandler, Path]) -> None:
     """interrupt() pauses the graph: the node's run ends flagged interrupted, the resume runs
@@ -217,18 +235,7 @@ def test_subgraph_handoff_to_parent_is_not_a_failure(
     trace is ok, not failed or interrupted."""
     handler, path = log
 
-    def hand_off(state: State) -> Command[Any]:
-        return Command(graph=Command.PARENT, goto="finish", update={"x": "handed"})
-
-    sub = StateGraph(State)
-    sub.add_node("hand_off", hand_off)
-    sub.add_edge(START, "hand_off")
-    parent = StateGraph(State)
-    parent.add_node("team", sub.compile())
-    parent.add_node("finish", lambda s: {"x": s["x"] + "!"})
-    parent.add_edge(START, "team")
-    parent.add_edge("finish", END)
-    graph = parent.compile()
+    graph = handoff_graph()
     assert graph.invoke({"x": "a"}, {"callbacks": [handler]}) == {"x": "handed!"}
     real_failure(handler)
     records = read(handler, path)
@@ -517,18 +524,7 @@ async def test_logger_handlers_log_stops_below_error(tmp_path: Path) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
 
-        def hand_off(state: State) -> Command[Any]:
-            return Command(graph=Command.PARENT, goto="finish", update={"x": "handed"})
-
-        sub = StateGraph(State)
-        sub.add_node("hand_off", hand_off)
-        sub.add_edge(START, "hand_off")
-        parent = StateGraph(State)
-        parent.add_node("team", sub.compile())
-        parent.add_node("finish", lambda s: {"x": s["x"] + "!"})
-        parent.add_edge(START, "team")
-        parent.add_edge("finish", END)
-        await parent.compile().ainvoke({"x": "a"}, {"callbacks": handlers})
+        await handoff_graph().ainvoke({"x": "a"}, {"callbacks": handlers})
         real_failure(handlers)
         for handler in handlers:  # under a loop, logger sinks write on their own thread
             await asyncio.to_thread(handler.flush)
