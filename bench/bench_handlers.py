@@ -59,8 +59,8 @@ from langchain_core.callbacks import StdOutCallbackHandler as LCStdOutCallbackHa
 from langchain_core.tracers.stdout import ConsoleCallbackHandler
 
 import chainsink
-from chainsink._event import EVENT_KINDS
 from chainsink._jsonable import dumps as cs_dumps
+from chainsink._schema import EVENT_KINDS
 from chainsink.processors._redact import DEFAULT_KEYS, DEFAULT_PATTERNS
 
 # --------------------------------------------------------------------------------------------

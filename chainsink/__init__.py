@@ -11,42 +11,46 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chainsink._capture import UsageTotals, capture, usage
-    from chainsink._event import EVENT_KINDS, SCHEMA_VERSION, Event
-    from chainsink._file import FileCallbackHandler
-    from chainsink._handler import CallbackHandler
-    from chainsink._loggers import (
+    from chainsink._schema import EVENT_KINDS, SCHEMA_VERSION, Event
+    from chainsink.handlers import (
+        CallbackHandler,
+        FileCallbackHandler,
         LoggingCallbackHandler,
         LoguruCallbackHandler,
         RotatingFileCallbackHandler,
+        StdOutCallbackHandler,
         StructlogCallbackHandler,
+        UsageTotals,
+        capture,
+        install,
+        installed,
+        uninstall,
+        usage,
     )
-    from chainsink._read import BadLine, event_from_record, read_events
-    from chainsink._stdout import StdOutCallbackHandler
-    from chainsink._verbose import install, installed, uninstall
+    from chainsink.read import BadLine, event_from_record, read_events
 
 # Public names are loaded on first use (PEP 562), so `chainsink tail` and friends do not pay
 # for langchain-core's tracing stack they never touch.
 _LAZY = {
-    "BadLine": "chainsink._read",
-    "CallbackHandler": "chainsink._handler",
-    "EVENT_KINDS": "chainsink._event",
-    "Event": "chainsink._event",
-    "FileCallbackHandler": "chainsink._file",
-    "LoggingCallbackHandler": "chainsink._loggers",
-    "LoguruCallbackHandler": "chainsink._loggers",
-    "RotatingFileCallbackHandler": "chainsink._loggers",
-    "SCHEMA_VERSION": "chainsink._event",
-    "StdOutCallbackHandler": "chainsink._stdout",
-    "StructlogCallbackHandler": "chainsink._loggers",
-    "UsageTotals": "chainsink._capture",
-    "capture": "chainsink._capture",
-    "event_from_record": "chainsink._read",
-    "install": "chainsink._verbose",
-    "installed": "chainsink._verbose",
-    "read_events": "chainsink._read",
-    "uninstall": "chainsink._verbose",
-    "usage": "chainsink._capture",
+    "BadLine": "chainsink.read",
+    "CallbackHandler": "chainsink.handlers",
+    "EVENT_KINDS": "chainsink._schema",
+    "Event": "chainsink._schema",
+    "FileCallbackHandler": "chainsink.handlers",
+    "LoggingCallbackHandler": "chainsink.handlers",
+    "LoguruCallbackHandler": "chainsink.handlers",
+    "RotatingFileCallbackHandler": "chainsink.handlers",
+    "SCHEMA_VERSION": "chainsink._schema",
+    "StdOutCallbackHandler": "chainsink.handlers",
+    "StructlogCallbackHandler": "chainsink.handlers",
+    "UsageTotals": "chainsink.handlers",
+    "capture": "chainsink.handlers",
+    "event_from_record": "chainsink.read",
+    "install": "chainsink.handlers",
+    "installed": "chainsink.handlers",
+    "read_events": "chainsink.read",
+    "uninstall": "chainsink.handlers",
+    "usage": "chainsink.handlers",
 }
 
 

@@ -34,7 +34,7 @@ def start() -> None:
     if not _LOG:
         return
     try:
-        from chainsink._capture import capture_process
+        from chainsink.handlers._capture import capture_process
 
         capture_process(_LOG)
     except Exception as exc:  # noqa: BLE001 - a broken hook must not break every program

@@ -132,7 +132,7 @@ class _Warnings:
     many records were skipped)."""
 
     def __init__(self) -> None:
-        from chainsink._read import REPORT_LIMIT
+        from chainsink.read import REPORT_LIMIT
 
         self.left = REPORT_LIMIT
 

@@ -31,7 +31,7 @@ from typing import IO, Any, cast
 
 import orjson
 
-from chainsink._read import REPORT_LIMIT, BadLine, read_events
+from chainsink.read import REPORT_LIMIT, BadLine, read_events
 from chainsink.report._values import clean_record, utc_time
 
 STDIN = "-"
@@ -233,7 +233,7 @@ class LineReport:
     """The bad lines and odd records of one input, reported as promised.
 
     Until the input yields its first record, bad lines are held back (at most
-    :data:`~chainsink._read.REPORT_LIMIT`): a file with nothing usable in it gets one line from
+    :data:`~chainsink.read.REPORT_LIMIT`): a file with nothing usable in it gets one line from
     :meth:`done` instead of a warning per line. After that, each bad line or odd record is a
     warning, up to the limit (for both together), then only counted.
 

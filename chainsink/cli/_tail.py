@@ -9,8 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
-from chainsink._event import EVENT_KINDS
-from chainsink._read import MAX_LINE_BYTES, BadLine, event_from_record, iter_lines, parse_record
+from chainsink._schema import EVENT_KINDS
 from chainsink.cli._inputs import (
     KIND_PROBLEMS,
     STDIN,
@@ -28,6 +27,7 @@ from chainsink.formatters import (
     color_enabled,
     inert,
 )
+from chainsink.read import MAX_LINE_BYTES, BadLine, event_from_record, iter_lines, parse_record
 from chainsink.report._trace import short_id
 
 #: How often a followed file is checked for new lines, rotation and truncation, in seconds.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chainsink._event import Event
+from chainsink._schema import Event
 from chainsink.formatters._console import ConsoleFormatter
 from chainsink.formatters._jsonl import JsonlFormatter, json_record, record
 from chainsink.formatters._styles import (

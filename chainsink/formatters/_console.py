@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainsink._event import Event
 from chainsink._jsonable import to_jsonable
+from chainsink._schema import Event
 from chainsink.formatters._payload import (
     as_text,
     generation_lines,

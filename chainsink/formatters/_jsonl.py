@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from chainsink._event import END_KINDS, ERROR_KINDS, EVENT_KINDS, SCHEMA_VERSION, Event, rfc3339
 from chainsink._jsonable import data_json, dumps
+from chainsink._schema import END_KINDS, ERROR_KINDS, EVENT_KINDS, SCHEMA_VERSION, Event, rfc3339
 
 _CLOSING = END_KINDS | ERROR_KINDS
 _HEAD = {kind: f'{{"v":{SCHEMA_VERSION},"ts":"%s","event":"{kind}",' for kind in EVENT_KINDS}

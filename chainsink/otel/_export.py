@@ -23,13 +23,13 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from chainsink._event import END_KINDS, ERROR_KINDS
-from chainsink._handler import Processor
-from chainsink._read import event_from_record
+from chainsink._schema import END_KINDS, ERROR_KINDS
+from chainsink.handlers._adapter import Processor
 from chainsink.otel._endpoint import traces_endpoint, url_problem
 from chainsink.otel._handler import SPAN_KINDS, OtelCallbackHandler, SpanRecords
 from chainsink.otel._sink import RunIds, SpanSink
 from chainsink.processors import default_processors
+from chainsink.read import event_from_record
 
 #: Spans sent per request when replaying.
 BATCH_SIZE = 512

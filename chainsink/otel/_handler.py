@@ -9,9 +9,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from chainsink._event import EVENT_KINDS, Event
-from chainsink._handler import CallbackHandler, Processor
+from chainsink._schema import EVENT_KINDS, Event
 from chainsink.formatters import JsonlFormatter
+from chainsink.handlers._adapter import CallbackHandler, Processor
 from chainsink.otel import attributes as A
 from chainsink.otel._sink import SpanSink
 

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
-from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
+from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
 from chainsink.otel import attributes as A
 from chainsink.otel._mapping import RunSpan, SpanEnd, SpanMapper, ts_ns, uuid_int
 from chainsink.sinks import Sink

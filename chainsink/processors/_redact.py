@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._jsonable import data_json, to_jsonable
+from chainsink._schema import END_KINDS, ERROR_KINDS, Event
 from chainsink.processors._holdback import MAX_STREAMS, NOTHING, HoldBack, masked, merged
 from chainsink.processors._scan import RunVerdicts, TokenRule, run_blob
 from chainsink.processors._secrets import (

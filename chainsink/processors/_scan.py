@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from chainsink._event import END_KINDS, ERROR_KINDS, Event
 from chainsink._jsonable import dumps
+from chainsink._schema import END_KINDS, ERROR_KINDS, Event
 
 _local = threading.local()
 _CLOSING = END_KINDS | ERROR_KINDS

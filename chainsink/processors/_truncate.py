@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainsink._event import Event
 from chainsink._jsonable import CUT, bounded_jsonable, cached_data_json, data_json, dumps
+from chainsink._schema import Event
 from chainsink.processors._scan import RunVerdicts, TokenRule
 
 #: What a record holds besides its payload: ids, timestamp, kind, depth and the keys' names.

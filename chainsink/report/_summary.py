@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
+from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
 from chainsink.report._values import MAX_TOKEN_SUM, duration_ms, token_count, utc_time
 
 #: How many durations each run name keeps for its percentiles (exact below this many runs).

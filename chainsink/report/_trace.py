@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from chainsink._event import END_KINDS, ERROR_KINDS, START_KINDS
-from chainsink._read import event_from_record
+from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
 from chainsink.formatters import ConsoleFormatter
 from chainsink.formatters._payload import generation_lines, get, message_lines, tool_output
+from chainsink.read import event_from_record
 from chainsink.report._summary import TraceSummary, parse_ts, stopped_without_failing
 from chainsink.report._values import duration_ms, token_count
 

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from chainsink._report import Reporter
+from chainsink._stderr import Reporter
 
 
 class Sink(abc.ABC):

@@ -28,7 +28,7 @@ import time
 import weakref
 from typing import Any
 
-from chainsink._report import Reporter
+from chainsink._stderr import Reporter
 from chainsink.sinks._base import Sink
 
 #: How often the flusher thread writes pending batches, in seconds.

@@ -27,9 +27,9 @@ import threading
 import time
 from typing import Any
 
-from chainsink._event import ERROR_KINDS, Event
 from chainsink._jsonable import clean_text
-from chainsink._report import Reporter
+from chainsink._schema import ERROR_KINDS, Event
+from chainsink._stderr import Reporter
 from chainsink.formatters import json_record
 from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
 from chainsink.sinks._stream import _never_blocks

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from chainsink._report import Reporter
+from chainsink._stderr import Reporter
 from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
 
 #: Sinks whose lock a forked child must replace (see _after_fork_in_child).

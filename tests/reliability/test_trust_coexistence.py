@@ -47,7 +47,7 @@ from langchain_core.outputs import Generation, LLMResult
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 
 from chainsink import FileCallbackHandler, StdOutCallbackHandler, capture, usage
-from chainsink._handler import CallbackHandler
+from chainsink.handlers._adapter import CallbackHandler
 
 GROUP = "other handlers"
 

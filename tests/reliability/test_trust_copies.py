@@ -47,7 +47,7 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from targets import TARGETS
 
 from chainsink import FileCallbackHandler, StdOutCallbackHandler
-from chainsink._verbose import VerboseStdOutHandler
+from chainsink.handlers._verbose import VerboseStdOutHandler
 
 GROUP = "drop-in copies"
 

@@ -538,7 +538,7 @@ def test_chainsink_log_leaves_a_process_without_langchain_alone(tmp_path: Path) 
     path = tmp_path / "unused.jsonl"
     proc = subprocess.run(
         [chaos.PY, "-c", "import sys; print('langchain_core' in sys.modules, "
-                         "'chainsink._handler' in sys.modules)"],
+                         "'chainsink.handlers._adapter' in sys.modules)"],
         env=chaos.python_env(CHAINSINK_LOG=str(path)), capture_output=True, text=True,
         timeout=60, check=True)
     assert proc.stdout.split() == ["False", "False"], proc.stderr

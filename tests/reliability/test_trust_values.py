@@ -44,7 +44,7 @@ from chainsink import (
     StdOutCallbackHandler,
     StructlogCallbackHandler,
 )
-from chainsink._event import Event
+from chainsink._schema import Event
 from chainsink._jsonable import to_jsonable
 from chainsink.formatters import JsonlFormatter
 from chainsink.processors import Truncator

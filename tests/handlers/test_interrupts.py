@@ -46,7 +46,7 @@ def closed_runs(path: Path) -> tuple[set[str], dict[str, dict[str, Any]]]:
 def test_sigint_mid_agent_closes_runs_as_interrupted(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) during an agent's tool call: every open run ends, marked interrupted."""
     path = tmp_path / "agent.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", AGENT, str(path), str(Path(__file__).parent)],
+    proc = subprocess.Popen([sys.executable, "-c", AGENT, str(path), str(Path(__file__).resolve().parent.parent)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "TOOL-STARTED"

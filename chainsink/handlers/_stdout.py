@@ -9,8 +9,8 @@ from typing import Any
 
 from langchain_core.callbacks import StdOutCallbackHandler as _LangChainStdOut
 
-from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter, color_enabled
+from chainsink.handlers._adapter import CallbackHandler, Processor
 from chainsink.sinks import StreamSink
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.callbacks import StdOutCallbackHandler as _LangChainStdOut
 from langchain_core.callbacks import manager as _manager
 
-from chainsink._stdout import StdOutCallbackHandler
+from chainsink.handlers._stdout import StdOutCallbackHandler
 
 _lock = threading.Lock()
 #: The name langchain-core's ``_configure`` looks up when ``verbose`` is on.

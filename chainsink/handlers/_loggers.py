@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from typing import Any
 
-from chainsink._file import file_formatter
-from chainsink._handler import CallbackHandler, Processor
 from chainsink.formatters import ConsoleFormatter
-from chainsink.sinks import LoggingSink, LoguruSink, RotatingFileSink, StructlogSink
+from chainsink.handlers._adapter import CallbackHandler, Processor
+from chainsink.sinks import LoggingSink, LoguruSink, StructlogSink
 
 
 def _message_formatter() -> ConsoleFormatter:
@@ -86,37 +84,3 @@ class LoggingCallbackHandler(CallbackHandler):
                  raise_error: bool = False) -> None:
         super().__init__(LoggingSink(logger, level=level), _message_formatter(),
                          processors=processors, raise_error=raise_error)
-
-
-class RotatingFileCallbackHandler(CallbackHandler):
-    """Write a run to a size-rotated file, like CPython's ``RotatingFileHandler``.
-
-    ``filename`` rotates to ``filename.1`` ... ``filename.{backup_count}`` before a record
-    would take it past ``max_bytes``; a record is never split between files, and several
-    processes may write (and rotate) the same file safely (an ``flock`` on
-    ``filename.lock``).
-
-    Args:
-        filename: The log file.
-        max_bytes: Rotate before the file would exceed this many bytes.
-        backup_count: How many rotated files to keep (at least 1).
-        format: ``"jsonl"`` (default), ``"text"`` or ``"ansi"``, as for FileCallbackHandler.
-        compress: Gzip rotated files.
-        processors: Event processors; default: secrets masked, sizes capped
-            (:func:`chainsink.processors.default_processors`); ``()`` for none.
-        raise_error: Let failures inside the handler propagate into the run.
-
-    Raises:
-        ValueError: For a bad size, count or format (checked here, not at the first write).
-    """
-
-    def __init__(self, filename: str | os.PathLike[str], *, max_bytes: int,
-                 backup_count: int, format: str = "jsonl",  # noqa: A002 - the public name
-                 compress: bool = False, processors: Iterable[Processor] | None = None,
-                 raise_error: bool = False) -> None:
-        formatter = file_formatter(format)
-        sink = RotatingFileSink(filename, max_bytes=max_bytes, backup_count=backup_count,
-                                compress=compress)
-        super().__init__(sink, formatter, processors=processors, raise_error=raise_error)
-        self.filename = os.fspath(filename)
-        self.format = format

@@ -21,7 +21,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tracers.context import register_configure_hook
 
-from chainsink._handler import CallbackHandler, _usage_and_model
+from chainsink.handlers._adapter import CallbackHandler, _usage_and_model
 
 #: How deeply ``capture()``/``usage()`` blocks may nest.
 MAX_NESTING = 8
@@ -73,7 +73,7 @@ def capture(target: Any) -> Iterator[CallbackHandler]:
     if isinstance(target, CallbackHandler):
         handler, owned = target, False
     elif isinstance(target, (str, os.PathLike)):
-        from chainsink._file import FileCallbackHandler
+        from chainsink.handlers._file import FileCallbackHandler
 
         handler, owned = FileCallbackHandler(target, format="jsonl"), True
     else:
@@ -173,7 +173,7 @@ def capture_process(path: str | os.PathLike[str]) -> CallbackHandler:
     """
     global _process_handler  # noqa: PLW0603 - one per process
     if _process_handler is None:
-        from chainsink._file import FileCallbackHandler
+        from chainsink.handlers._file import FileCallbackHandler
 
         handler = FileCallbackHandler(path, format="jsonl")
         var: ContextVar[BaseCallbackHandler | None] = ContextVar(

@@ -132,7 +132,7 @@ ROTATING_WRITER = textwrap.dedent("""
 def test_processes_rotate_one_file_safely(tmp_path: Path) -> None:
     """4 processes writing and rotating one file: every line whole, every run complete."""
     path = tmp_path / "shared.jsonl"
-    tests_dir = str(Path(__file__).parent)
+    tests_dir = str(Path(__file__).resolve().parent.parent)
     procs = [subprocess.Popen([sys.executable, "-c", ROTATING_WRITER, str(path), "40", tests_dir])
              for _ in range(4)]
     assert [p.wait(timeout=180) for p in procs] == [0, 0, 0, 0]

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import orjson
 
-from chainsink._event import Event
+from chainsink._schema import Event
 
 #: Lines longer than this are skipped (and reported) instead of loaded into memory.
 MAX_LINE_BYTES = 64 * 1024 * 1024

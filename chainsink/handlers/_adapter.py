@@ -26,8 +26,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.callbacks import manager as _lc_manager
 
-from chainsink._event import END_KINDS, ERROR_KINDS, Event
-from chainsink._report import Reporter
+from chainsink._schema import END_KINDS, ERROR_KINDS, Event
+from chainsink._stderr import Reporter
 from chainsink.formatters import Formatter, JsonlFormatter
 from chainsink.processors import TokenRule, default_processors
 from chainsink.sinks import Sink, flush_all, make_sink
