@@ -1,8 +1,23 @@
-"""The one record every LangChain callback becomes.
+"""The record: what every LangChain callback becomes, and the one home of its key names.
 
 A handler turns each callback into an :class:`Event`; processors, formatters and sinks only ever
 see events. The event keeps the values LangChain passed (so the classic console can print
 ``str(output)`` exactly as LangChain does); turning them into JSON is the formatters' job.
+
+This module owns the JSONL record's shape: :data:`SCHEMA_VERSION`, the event kinds, the keys
+every record starts with and their order (``v``, ``ts``, ``event``, then :data:`RUN_KEYS`, the
+:class:`Event` fields between ``ts`` and ``data``), the per-kind fields (:data:`KIND_FIELDS`)
+and the small facts the reading and writing sides share (timestamps, token keys, LangChain's
+placeholder input).
+
+Adding a key to every record: add a field to :class:`Event` (before ``data``, with a default
+read back from old logs in :data:`RUN_KEY_DEFAULTS`), and fill it in the adapter
+(``chainsink/handlers/_adapter.py``, ``CallbackHandler._event``). The JSONL formatter, the
+reader (:func:`chainsink.read.event_from_record`) and the logger fields follow from here.
+
+Adding an event kind: add it to :data:`EVENT_KINDS` (and to the start/end/error sets it
+belongs to) with its fields in :data:`KIND_FIELDS`, add the callback to the adapter, and say
+how the detailed console shows it (``chainsink/formatters/_console.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +52,37 @@ EVENT_KINDS: tuple[str, ...] = (
     "retry",
     "custom_event",
 )
+
+#: The fields each kind's record carries after the common keys, as the adapter writes them
+#: (``usage_by_model`` is on a trace root's end; error kinds add ``interrupted``/``interrupt``
+#: for a run that stopped without failing, or ``aborted`` for one chainsink closed).
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "chain_start": ("inputs", "defers_inputs"),
+    "chain_end": ("outputs", "inputs", "duration_ms", "usage_by_model"),
+    "chain_error": ("error", "duration_ms", "interrupted", "interrupt", "aborted"),
+    "llm_start": ("prompts", "invocation_params"),
+    "chat_model_start": ("messages", "invocation_params"),
+    "llm_new_token": ("token",),
+    "llm_end": ("outputs", "usage", "model", "duration_ms", "usage_by_model"),
+    "llm_error": ("error", "duration_ms", "interrupted", "interrupt", "aborted"),
+    "tool_start": ("input_str", "inputs", "tool_call_id"),
+    "tool_end": ("outputs", "duration_ms", "display", "usage_by_model"),
+    "tool_error": ("error", "duration_ms", "interrupted", "interrupt", "aborted"),
+    "retriever_start": ("query",),
+    "retriever_end": ("outputs", "duration_ms", "usage_by_model"),
+    "retriever_error": ("error", "duration_ms", "interrupted", "interrupt", "aborted"),
+    "agent_action": ("tool", "tool_input", "log", "display"),
+    "agent_finish": ("return_values", "log", "display"),
+    "text": ("text", "display"),
+    "retry": ("attempt", "error"),
+    "custom_event": ("event_name", "data"),
+}
+
+#: The token counts of a ``usage`` value, as LangChain's ``usage_metadata`` names them.
+TOKEN_KEYS = ("input_tokens", "output_tokens", "total_tokens")
+
+#: What LangChain passes as a chain's inputs when it was given none (``{"input": ""}``).
+PLACEHOLDER_INPUTS: dict[str, str] = {"input": ""}
 
 START_KINDS = frozenset(
     {"chain_start", "llm_start", "chat_model_start", "tool_start", "retriever_start"}
@@ -97,6 +143,49 @@ class Event(NamedTuple):
     def replace(self, **changes: Any) -> Event:
         """A copy of this event with some fields changed (``event.replace(name="x")``)."""
         return self._replace(**changes)
+
+
+#: The run's own keys, written on every record after ``v``, ``ts`` and ``event``, in this
+#: order: the :class:`Event` fields between ``ts`` and ``data``.
+RUN_KEYS: tuple[str, ...] = Event._fields[2:-1]
+
+#: Every record's first keys, in order.
+HEAD_KEYS: tuple[str, ...] = ("v", "ts", "event", *RUN_KEYS)
+
+#: What a reader uses for a run key that an old or foreign record lacks (ids have none: a
+#: record without a ``run_id`` gets a fresh one).
+RUN_KEY_DEFAULTS: dict[str, Any] = {
+    "parent_run_id": None, "depth": 0, "name": "<unknown>", "run_type": "chain", "tags": [],
+    "metadata": {},
+}
+
+
+def run_fields(event: Event) -> dict[str, Any]:
+    """The run keys of ``event``'s record, in schema order."""
+    return dict(zip(RUN_KEYS, event[2:-1], strict=True))
+
+
+def add_usage(totals: dict[str, int], usage: Any) -> None:
+    """Add a ``usage`` mapping's token counts (:data:`TOKEN_KEYS`) into ``totals``."""
+    for key in TOKEN_KEYS:
+        totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
+
+
+def parse_time(value: Any) -> _dt.datetime | None:
+    """An RFC 3339 ``ts`` (``...Z`` or an offset; none is taken as UTC) as an aware UTC
+    datetime, or None if it is not a string holding a time."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=_dt.UTC)
+    try:
+        return when.astimezone(_dt.UTC)
+    except OverflowError:  # year 1 minus an offset
+        return None
 
 
 def rfc3339(ts: float) -> str:
