@@ -20,24 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake import FakeListLLM
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 
-# the ReAct agent's prompt, scripted answers and calculator tool are the test suite's own
+# the fake chat model (its last streamed chunk keeps usage and model name, as real models do)
+# and the calculator tool are chainsink demo's own
+from chainsink.cli._workloads import ScriptedChatModel, calculator
+
+# the ReAct agent's prompt and scripted answers are the test suite's own
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests"))
-from workloads import REACT_PROMPT, REACT_RESPONSES, calculator
+from workloads import REACT_PROMPT, REACT_RESPONSES
 
 _WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
           "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
@@ -57,50 +57,10 @@ def _answer(content: str = ANSWER, **kwargs: Any) -> AIMessage:
                      response_metadata={"model_name": MODEL_NAME}, **kwargs)
 
 
-class StreamingFakeChatModel(GenericFakeChatModel):
-    """``GenericFakeChatModel`` whose last chunk keeps usage and model name, as real models do.
-
-    ``GenericFakeChatModel`` drops ``usage_metadata``/``response_metadata`` when streaming; a
-    real provider sends them on the last chunk, and handlers that record usage should pay for
-    reading them.
-    """
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        message = next(self.messages)
-        assert isinstance(message, AIMessage) and isinstance(message.content, str)
-        parts = message.content.replace(" ", "\0 \0").split("\0") if message.content else [""]
-        tokens = [p for p in parts if p] or [""]
-        last = len(tokens) - 1
-        for i, token in enumerate(tokens):
-            extra: dict[str, Any] = {}
-            if i == last:
-                extra = {"chunk_position": "last", "usage_metadata": message.usage_metadata,
-                         "response_metadata": dict(message.response_metadata)}
-                if message.tool_calls:
-                    extra["tool_call_chunks"] = [
-                        {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"],
-                         "index": n, "type": "tool_call_chunk"}
-                        for n, c in enumerate(message.tool_calls)]
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token, id=message.id,
-                                                               **extra))
-            if run_manager:
-                run_manager.on_llm_new_token(token, chunk=chunk)
-            yield chunk
-
-
-class ToolCallingFakeChatModel(StreamingFakeChatModel):
-    """A fake chat model ``create_agent`` accepts: its scripted answers already call tools."""
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
-        return self
-
-
 def _stream_chain() -> Any:
     prompt = ChatPromptTemplate.from_messages(
         [("system", "You are a terse assistant."), ("human", "Tell me about {topic}.")])
-    model = StreamingFakeChatModel(messages=itertools.repeat(_answer()))
+    model = ScriptedChatModel(messages=itertools.repeat(_answer()))
     return prompt | model | StrOutputParser()
 
 
@@ -174,7 +134,7 @@ def make_workloads(loop: asyncio.AbstractEventLoop) -> dict[str, Workload]:
         return workloads
     call = _answer("", tool_calls=[{"name": "calculator", "args": {"expression": "2 + 2"},
                                     "id": "call_1", "type": "tool_call"}])
-    tool_model = ToolCallingFakeChatModel(messages=itertools.cycle([call, _answer("2 + 2 = 4")]))
+    tool_model = ScriptedChatModel(messages=itertools.cycle([call, _answer("2 + 2 = 4")]))
     graph = create_agent(tool_model, tools=[calculator], system_prompt="You do arithmetic.")
 
     def create_agent_run(callbacks: list[Any]) -> Any:

@@ -4,11 +4,40 @@ Callback handlers that record every event of a run and write it, through one for
 (LangChain's console text, detailed console, plain text, JSONL), to stdout, files and more.
 
     >>> from chainsink import FileCallbackHandler, StdOutCallbackHandler
+
+How the package is laid out (one direction: callback -> event -> processors -> formatter ->
+sink; only ``handlers`` imports LangChain):
+
+- ``_schema.py``: the record: :class:`Event`, event kinds, record keys and their order.
+- ``handlers/``: the LangChain edge. ``_adapter.py`` (callbacks -> events), ``_runs.py`` (the
+  run tree), ``_pipeline.py`` (processors -> formatter -> sink, the token shortcut),
+  ``_lifecycle.py`` (exit, SIGTERM, fork), ``_langchain.py`` (what LangChain's objects
+  say), and the ready-made handlers (stdout, file, rotating file, loggers, capture, verbose).
+- ``processors/``, ``formatters/``, ``sinks/``: the building blocks; their contracts are the
+  Protocols in ``typing.py``.
+- ``read.py``, ``report/``, ``cli/``: the reading side, LangChain-free.
+- ``otel/``: OpenTelemetry export (extra ``chainsink[otel]``); ``testing.py``: helpers for
+  users' own tests.
+
+Where a change goes (source files; plus tests, which mirror this layout):
+
+- A sink: a module in ``sinks/`` (subclass :class:`chainsink.sinks.Sink`) and its export in
+  ``sinks/__init__.py`` (and, if users may pass the thing it wraps, a case in ``make_sink``
+  there).
+- A processor: a module in ``processors/`` and its export in ``processors/__init__.py``.
+- A formatter: a module in ``formatters/`` and its export in ``formatters/__init__.py``.
+- A key on every record: a field of :class:`Event` in ``_schema.py`` and the line that fills
+  it in ``handlers/_adapter.py`` (``CallbackHandler._event``); writers and readers follow.
+- An event kind: ``_schema.py`` (kinds and fields), its ``on_...`` callback in
+  ``handlers/_adapter.py``, its look in ``formatters/_console.py``.
+- A CLI subcommand: ``cli/_<name>.py`` and its line in ``cli/_main.py``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from chainsink._lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from chainsink._schema import EVENT_KINDS, SCHEMA_VERSION, Event
@@ -54,19 +83,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'chainsink' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)
 
 
 __version__ = "0.1.0"

@@ -1,7 +1,8 @@
 """Turning anything a chain passes into JSON, without ever raising.
 
-The fast path is one ``orjson.dumps`` call whose ``default`` knows LangChain's types and writes
-any other object as its ``repr`` (a numpy array, a pandas frame). Anything orjson refuses
+The fast path is one ``orjson.dumps`` call whose ``default`` knows the registered types (see
+:func:`register`; the handler side registers LangChain's messages, documents, generations, ...)
+and writes any other object as its ``repr`` (a numpy array, a pandas frame). Anything orjson refuses
 (cycles, non-string keys, lone surrogates, huge ints, nesting past its limit) falls back to
 :func:`to_jsonable`, a careful walk that always returns plain JSON values. With limits,
 :func:`to_jsonable` walks breadth first and stops where they are reached, so its work is
@@ -17,7 +18,7 @@ import itertools
 import math
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import PurePath
@@ -25,11 +26,6 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
-from langchain_core.agents import AgentAction, AgentFinish
-from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGeneration, Generation, LLMResult
-from langchain_core.prompt_values import ChatPromptValue, StringPromptValue
 
 _MAX_DEPTH = 100
 _local = threading.local()
@@ -115,47 +111,44 @@ def _is_named(obj: Any) -> bool:
         getattr(type(obj), "_fields", None), tuple)
 
 
-def _message(msg: BaseMessage) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": msg.type, "content": msg.content}
-    # pydantic keeps fields in __dict__; getattr of a field a message type lacks would go
-    # through pydantic's slow __getattr__ and an AttributeError
-    fields = getattr(msg, "__dict__", None) or {}
-    for key in ("name", "id", "tool_call_id", "tool_calls", "invalid_tool_calls",
-                "usage_metadata", "additional_kwargs", "response_metadata"):
-        value = fields.get(key)
-        if value:
-            out[key] = value
-    return out
+#: Converters taught with register(), by the class they were registered for.
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
+#: The converter found for each concrete type met (None: no registered class in its MRO).
+_FOUND: dict[type, Callable[[Any], Any] | None] = {}
 
 
-def _generation(gen: Generation) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": gen.text}
-    if isinstance(gen, ChatGeneration):
-        out["message"] = gen.message
-    if gen.generation_info:
-        out["generation_info"] = gen.generation_info
-    return out
+def register(cls: type, convert: Callable[[Any], Any]) -> None:
+    """Teach JSON conversion a type: ``convert(obj)`` returns one level of JSON-able values
+    (a dict, list, str, ...; nested objects are converted in turn) for instances of ``cls``
+    and its subclasses. The most specific registered class in an object's MRO wins.
+
+    This keeps the core free of LangChain: ``chainsink.handlers`` registers LangChain's types.
+    """
+    _CONVERTERS[cls] = convert
+    _FOUND.clear()
+
+
+def _registered(tp: type) -> Callable[[Any], Any] | None:
+    try:
+        return _FOUND[tp]
+    except KeyError:
+        pass
+    found = None
+    for base in tp.__mro__:
+        found = _CONVERTERS.get(base)
+        if found is not None:
+            break
+    if len(_FOUND) >= 10_000:  # classes made on the fly must not grow it forever
+        _FOUND.clear()
+    _FOUND[tp] = found
+    return found
 
 
 def _convert(obj: Any) -> Any:
     """Convert one non-JSON object into JSON-able containers; return ``obj`` if unknown."""
-    if isinstance(obj, BaseMessage):
-        return _message(obj)
-    if isinstance(obj, Document):
-        doc: dict[str, Any] = {"page_content": obj.page_content, "metadata": obj.metadata}
-        if obj.id:
-            doc["id"] = obj.id
-        return doc
-    if isinstance(obj, Generation):
-        return _generation(obj)
-    if isinstance(obj, LLMResult):
-        return {"generations": obj.generations, "llm_output": obj.llm_output}
-    if isinstance(obj, ChatPromptValue):
-        return {"messages": obj.messages}
-    if isinstance(obj, StringPromptValue):
-        return {"text": obj.text}
-    if isinstance(obj, (AgentAction, AgentFinish)):
-        return {k: v for k, v in obj.__dict__.items() if k != "type"}
+    convert = _registered(type(obj))
+    if convert is not None:
+        return convert(obj)
     if isinstance(obj, BaseException):
         return {"type": type(obj).__name__, "message": _safe_str(obj)}
     if _is_named(obj):  # a NamedTuple: its field names are keys (a "token" field is masked)

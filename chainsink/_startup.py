@@ -34,7 +34,7 @@ def start() -> None:
     if not _LOG:
         return
     try:
-        from chainsink.handlers._capture import capture_process
+        from chainsink.handlers import capture_process
 
         capture_process(_LOG)
     except Exception as exc:  # noqa: BLE001 - a broken hook must not break every program
@@ -52,7 +52,7 @@ def start_otlp() -> None:
         from chainsink.otel import require_otel
 
         require_otel()
-        from chainsink.otel._export import export_process
+        from chainsink.otel import export_process
 
         export_process(url)
     except Exception as exc:  # noqa: BLE001 - a broken hook must not break every program

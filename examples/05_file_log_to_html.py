@@ -3,7 +3,8 @@
 Re-creates the "log to a file" example from the LangChain callbacks docs on a fake model:
 an ``LLMChain`` runs with ``verbose=True`` (so it prints to stdout) and a
 ``chainsink.FileCallbackHandler(logfile, format="ansi")`` (so LangChain's file log, colour codes
-included, is written to ``output.log``); loguru, added to the same file with ``colorize=True``, logs the answer.
+included, is written to ``output.log``); loguru, added to the same file with ``colorize=True``,
+logs the answer.
 The file is then converted with ``Ansi2HTMLConverter().convert(text, full=True)`` into
 ``output.html``, where the ANSI codes (the prompt in bold green italics, loguru's coloured
 fields) become ``<span class="ansi1 ansi3 ansi32">``-style spans.

@@ -44,6 +44,7 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
         text=True,
         encoding="utf-8",
         timeout=120,
+        check=False,
     )
     report = f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert proc.returncode == 0, report

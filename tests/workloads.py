@@ -5,8 +5,9 @@ attach and returning the workload's result. Each call builds FRESH fake models
 (fake models consume iterators / keep a cursor), so a workload can be run any
 number of times with identical output.
 
-No network and no API keys: only ``FakeListLLM``, ``GenericFakeChatModel``
-(and two tiny subclasses defined here) and an in-memory keyword retriever.
+No network and no API keys: only ``FakeListLLM``, chainsink's ``ScriptedChatModel`` (a
+``GenericFakeChatModel`` that keeps usage when streaming, shared with ``chainsink demo`` and
+the benchmarks in ``chainsink/cli/_workloads.py``) and an in-memory keyword retriever.
 
 Registries:
 
@@ -19,28 +20,18 @@ Registries:
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import json
-import operator
-import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langchain_core.callbacks import (
-    CallbackManagerForLLMRun,
-    CallbackManagerForRetrieverRun,
-)
 from langchain_core.documents import Document
 from langchain_core.language_models.fake import FakeListLLM
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-from langchain_core.tools import tool
+
+from chainsink.cli._workloads import KeywordRetriever, ScriptedChatModel, calculator, make_usage
 
 __all__ = [
     "ASYNC_WORKLOADS",
@@ -76,15 +67,6 @@ CHAT_MODEL_NAME = "fake-chat-1"
 # --------------------------------------------------------------------------- #
 
 
-def make_usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    """Return a langchain ``UsageMetadata`` dict."""
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
-    }
-
-
 def _ai(content: str, usage: dict[str, int], **kwargs: Any) -> AIMessage:
     return AIMessage(
         content=content,
@@ -94,77 +76,14 @@ def _ai(content: str, usage: dict[str, int], **kwargs: Any) -> AIMessage:
     )
 
 
-class UsageFakeChatModel(GenericFakeChatModel):
-    """GenericFakeChatModel that keeps usage_metadata / response_metadata when streaming.
-
-    ``GenericFakeChatModel._stream`` splits the message content into
-    ``AIMessageChunk``s that carry only the content: ``usage_metadata`` and
-    ``response_metadata`` are dropped, so a streamed run's ``on_llm_end``
-    message has ``usage_metadata=None``. This subclass attaches them to the
-    final chunk (usage must be on exactly one chunk because chunk merging sums
-    usage), so the aggregated message seen by ``on_llm_end`` carries them.
-    """
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        message = next(self.messages)
-        message_ = AIMessage(content=message) if isinstance(message, str) else message
-        content = message_.content
-        if not isinstance(content, str):
-            msg = "UsageFakeChatModel only streams string content."
-            raise TypeError(msg)
-        # Same whitespace-preserving split as GenericFakeChatModel.
-        tokens = [t for t in re.split(r"(\s)", content) if t] or [""]
-        for idx, token in enumerate(tokens):
-            is_last = idx == len(tokens) - 1
-            extra: dict[str, Any] = {}
-            if is_last:
-                extra["chunk_position"] = "last"
-                if message_.usage_metadata is not None:
-                    extra["usage_metadata"] = message_.usage_metadata
-                if message_.response_metadata:
-                    extra["response_metadata"] = dict(message_.response_metadata)
-                if message_.tool_calls:
-                    extra["tool_call_chunks"] = [
-                        {
-                            "name": tc["name"],
-                            "args": json.dumps(tc["args"]),
-                            "id": tc["id"],
-                            "index": i,
-                            "type": "tool_call_chunk",
-                        }
-                        for i, tc in enumerate(message_.tool_calls)
-                    ]
-            chunk = ChatGenerationChunk(
-                message=AIMessageChunk(content=token, id=message_.id, **extra)
-            )
-            if run_manager:
-                run_manager.on_llm_new_token(token, chunk=chunk)
-            yield chunk
-
-    @property
-    def _llm_type(self) -> str:
-        return "usage-fake-chat-model"
-
-
-class ToolCallingFakeChatModel(UsageFakeChatModel):
-    """Fake chat model usable by ``create_agent``: ``bind_tools`` returns self.
-
-    ``BaseChatModel.bind_tools`` raises ``NotImplementedError``; the scripted
-    messages already contain the tool calls, so binding is a no-op.
-    """
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:  # type: ignore[override]
-        return self
-
-    @property
-    def _llm_type(self) -> str:
-        return "tool-calling-fake-chat-model"
+#: A fake chat model that keeps ``usage_metadata``/``response_metadata`` (and tool calls) when
+#: streaming: ``GenericFakeChatModel`` drops them, so a streamed run's ``on_llm_end`` message
+#: would have no usage. They arrive on the last chunk (on exactly one, since merging chunks sums
+#: usage), so the aggregated message seen by ``on_llm_end`` carries them.
+UsageFakeChatModel = ScriptedChatModel
+#: The same model as ``create_agent`` takes it: ``bind_tools`` returns the model itself (the
+#: scripted messages already hold the tool calls).
+ToolCallingFakeChatModel = ScriptedChatModel
 
 
 def reported_usage(run: Any) -> dict[str, int] | None:
@@ -237,37 +156,6 @@ def _message_field(message: Any, field: str) -> Any:
 
 
 # --------------------------------------------------------------------------- #
-# Tools
-# --------------------------------------------------------------------------- #
-
-_OPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-}
-
-
-def _eval_arith(node: ast.AST) -> float | int:
-    if isinstance(node, ast.Expression):
-        return _eval_arith(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_eval_arith(node.left), _eval_arith(node.right))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_eval_arith(node.operand)
-    msg = f"unsupported expression: {ast.dump(node)}"
-    raise ValueError(msg)
-
-
-@tool
-def calculator(expression: str) -> str:
-    """Evaluate a simple arithmetic expression such as '2 + 2'."""
-    return str(_eval_arith(ast.parse(expression.strip(), mode="eval")))
-
-
-# --------------------------------------------------------------------------- #
 # 1. LLMChain (langchain_classic)
 # --------------------------------------------------------------------------- #
 
@@ -311,6 +199,7 @@ def llm_chain_verbose(handlers: list) -> Any:
 # 2. Classic ReAct AgentExecutor (langchain_classic)
 # --------------------------------------------------------------------------- #
 
+# langchain hub's hwchase17/react prompt, verbatim (its first line is longer than ruff's limit)
 REACT_PROMPT = """Answer the following questions as best you can. You have access to the following tools:
 
 {tools}
@@ -329,7 +218,7 @@ Final Answer: the final answer to the original input question
 Begin!
 
 Question: {input}
-Thought:{agent_scratchpad}"""
+Thought:{agent_scratchpad}"""  # noqa: E501
 
 REACT_RESPONSES = [
     "Thought: I should use the calculator.\nAction: calculator\nAction Input: 2 + 2",
@@ -429,25 +318,6 @@ DOCUMENTS = [
 ]
 
 RETRIEVER_USAGE = make_usage(42, 9)
-
-
-class KeywordRetriever(BaseRetriever):
-    """Returns the documents sharing at least one lowercase word with the query."""
-
-    docs: list[Document]
-    k: int = 3
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        words = {w.strip("?.!,").lower() for w in query.split()}
-        words.discard("")
-        hits = [
-            d
-            for d in self.docs
-            if words & {w.strip("?.!,").lower() for w in d.page_content.split()}
-        ]
-        return hits[: self.k]
 
 
 def format_docs(docs: list[Document]) -> str:

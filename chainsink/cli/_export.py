@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from chainsink.cli._inputs import (
-    KIND_PROBLEMS,
-    STDIN,
-    LineReport,
-    Progress,
-    open_inputs,
-    records,
-    say,
-)
+from chainsink.cli._common import EXIT_NO_INPUT, EXIT_OK, Subparsers, add_files, check_files, say
+from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, Progress, open_inputs, records
+from chainsink.read import REPORT_LIMIT
 
 #: Exit code when nothing usable was read or the endpoint refused the spans.
-EXIT_FAILED = 1
+EXIT_FAILED = EXIT_NO_INPUT
 #: The longest --timeout, in seconds.
 MAX_TIMEOUT = 3600
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``export`` on the CLI's subcommand parsers."""
-    p = commands.add_parser(
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``export`` to the CLI's subcommands."""
+    p = subparsers.add_parser(
         "export", help="send the runs of JSONL logs to an OpenTelemetry (OTLP/HTTP) endpoint",
         description="Send every run of JSONL logs (plain, rotated, .gz, or - for stdin) as an "
                     "OpenTelemetry span to an OTLP/HTTP endpoint, with the log's ids and times: "
@@ -32,7 +25,7 @@ def add_parser(commands: Any) -> None:
                     "sent as unfinished (status ERROR, chainsink.unfinished=true). Secrets are "
                     "masked first, as the handlers do. Records whose run_id is not a UUID (or "
                     "is all zero) and repeated ends are skipped, with a warning.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL log(s); - for stdin")
+    add_files(p)
     p.add_argument("--otlp", metavar="URL",
                    help="the collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT "
                         "(/v1/traces is appended), e.g. http://localhost:4318; default: the "
@@ -49,13 +42,12 @@ def add_parser(commands: Any) -> None:
                         "true)")
     p.add_argument("--openinference", action="store_true",
                    help="add OpenInference attributes, so Arize Phoenix renders runs natively")
-    p.set_defaults(run=run, check=check, parser=p)
+    return p
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Usage errors the parser cannot see (exit 2)."""
-    if args.files.count(STDIN) > 1:
-        parser.error("stdin (-) can be read only once")
+    check_files(parser, args)
     headers = {}
     for item in args.header:
         key, sep, value = item.partition("=")
@@ -66,7 +58,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT:  # NaN and inf too
         parser.error(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT}]")
     if args.otlp is not None:
-        from chainsink.otel._endpoint import url_problem
+        from chainsink.otel import url_problem
 
         problem = url_problem(args.otlp)
         if problem:
@@ -82,9 +74,14 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         say(str(exc).split(" (")[0])
         return EXIT_FAILED
-    from chainsink.otel._endpoint import env_traces_endpoint, traces_endpoint
-    from chainsink.otel._export import ExportFailed, Replay, otlp_exporter
-    from chainsink.otel._handler import content_from_env
+    from chainsink.otel import (
+        ExportFailed,
+        Replay,
+        content_from_env,
+        env_traces_endpoint,
+        otlp_exporter,
+        traces_endpoint,
+    )
 
     exporter = otlp_exporter(args.otlp, headers=args.headers, timeout=args.timeout)
     where = traces_endpoint(args.otlp) if args.otlp else env_traces_endpoint()
@@ -123,8 +120,7 @@ def run(args: argparse.Namespace) -> int:
                   if replay.unfinished else "")
     skipped = f", {replay.skipped:,} records skipped" if replay.skipped else ""
     say(f"sent {replay.sent:,} runs{unfinished}{skipped} from {', '.join(usable)} to {where}")
-    return 0
-
+    return EXIT_OK
 
 
 class _Warnings:
@@ -132,8 +128,6 @@ class _Warnings:
     many records were skipped)."""
 
     def __init__(self) -> None:
-        from chainsink.read import REPORT_LIMIT
-
         self.left = REPORT_LIMIT
 
     def __call__(self, message: str) -> None:

@@ -18,8 +18,6 @@ import codecs
 import collections
 import contextlib
 import dataclasses
-import gzip
-import io
 import os
 import re
 import stat
@@ -31,11 +29,10 @@ from typing import IO, Any, cast
 
 import orjson
 
-from chainsink.read import REPORT_LIMIT, BadLine, read_events
-from chainsink.report._values import clean_record, utc_time
+from chainsink.cli._common import STDIN, InputError, say
+from chainsink.read import REPORT_LIMIT, BadLine, read_events, ungzip
+from chainsink.report import clean_record, utc_time
 
-STDIN = "-"
-_GZIP_MAGIC = b"\x1f\x8b"
 #: Bytes looked at to tell a JSONL log from a text log or binary data.
 SNIFF_BYTES = 64 * 1024
 #: Bytes of a regular file compared before reading it a second time.
@@ -51,19 +48,6 @@ KIND_PROBLEMS = {
     "binary": "binary data, not a log",
     "text": "a text log, not JSONL (chainsink html renders text logs)",
 }
-
-
-class InputError(Exception):
-    """An input that cannot be used; the message starts with its name."""
-
-
-def say(message: str) -> None:
-    """Print ``chainsink: <message>`` as one line on stderr."""
-    try:
-        sys.stderr.write(f"chainsink: {message}".replace("\n", " ") + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr is gone: nothing left to tell
-        pass
 
 
 @dataclasses.dataclass
@@ -133,11 +117,11 @@ def open_input(arg: str) -> Input:
     ident = _ident(stream)
     try:
         head = raw_head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
-        if head[:2] == _GZIP_MAGIC:  # a rotated log compressed by RotatingFileCallbackHandler
-            unpacked = gzip.GzipFile(fileobj=stream, mode="rb")
-            stream = io.BufferedReader(unpacked, buffer_size=SNIFF_BYTES)
+        unpacked = ungzip(stream, buffer_size=SNIFF_BYTES)  # a rotated log, compressed
+        if unpacked is not stream:
+            stream = unpacked
             size = None  # read once, as a stream
-            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
     except (OSError, EOFError) as exc:
         stream.close()
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
@@ -399,7 +383,7 @@ def records(inp: Input, report: LineReport, progress: Progress | None = None,
             offset: int = 0, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield the records of one input, reporting its bad lines and odd records to ``report``.
 
-    Each record is as :func:`~chainsink.report._values.clean_record` leaves it: values a
+    Each record is as :func:`chainsink.report.clean_record` leaves it: values a
     report cannot use are taken out (and reported with the file and line). Call
     ``report.done()`` afterwards. ``offset`` is added to the bytes read for ``progress``
     (a second pass over the inputs); ``limit`` stops after that many bytes.

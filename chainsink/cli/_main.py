@@ -1,4 +1,4 @@
-"""The ``chainsink`` command line: parsing, dispatch, and the exit-code contract."""
+"""The ``chainsink`` command line: the list of subcommands, dispatch, and the exit-code contract."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import sys
 from collections.abc import Sequence
 
 from chainsink.cli import _demo, _export, _html, _run, _stats, _tail
-from chainsink.cli._inputs import InputError, say
-from chainsink.cli._output import OutputError
+from chainsink.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_NO_INPUT,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    InputError,
+    OutputError,
+    say,
+)
 
-#: Everything worked (a log with some bad lines still counts, with a warning per line).
-EXIT_OK = 0
-#: Nothing usable was read (missing, empty, binary or non-JSONL input), or the output failed.
-EXIT_NO_INPUT = 1
-#: The command line was wrong.
-EXIT_USAGE = 2
-#: Interrupted with Ctrl-C (128 + SIGINT).
-EXIT_INTERRUPTED = 130
+#: The subcommands, in the order ``chainsink --help`` lists them.
+COMMANDS: tuple[Command, ...] = (_tail, _html, _stats, _export, _demo, _run)
 
 _EPILOG = """\
 exit codes:
@@ -42,10 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"chainsink {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_tail, _html, _stats, _export, _demo, _run):
-        module.add_parser(commands)
-    for sub in commands.choices.values():
+    for command in COMMANDS:
+        sub = command.add_parser(commands)
         sub.epilog, sub.formatter_class = _EPILOG, argparse.RawDescriptionHelpFormatter
+        sub.set_defaults(command_=command, parser_=sub)
     return parser
 
 
@@ -59,12 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        args.check(args.parser, args)
+        command: Command = args.command_
+        command.check(args.parser_, args)
     except SystemExit as exc:  # argparse: --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        code: int = args.run(args)
-        return code
+        return command.run(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

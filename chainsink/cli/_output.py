@@ -17,11 +17,10 @@ import tempfile
 from collections.abc import Iterable
 from typing import IO
 
-STDOUT = "-"
+from chainsink.cli._common import STDIN, OutputError
 
-
-class OutputError(Exception):
-    """The output could not be written; the message starts with the path."""
+#: The output name that means stdout.
+STDOUT = STDIN
 
 
 def refuse_input(target: str, inputs: Iterable[tuple[int, int] | None]) -> None:

@@ -8,19 +8,18 @@ import errno
 import os
 import site
 import stat
-from typing import Any
 
-from chainsink.cli._inputs import say
+from chainsink.cli._common import EXIT_NO_INPUT, Subparsers, say
 
 #: The command could not be started (as shells report it).
 EXIT_NOT_FOUND = 127
 #: The log could not be written: nothing was run.
-EXIT_NO_LOG = 1
+EXIT_NO_LOG = EXIT_NO_INPUT
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``run`` on the CLI's subcommand parsers."""
-    p = commands.add_parser(
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``run`` to the CLI's subcommands."""
+    p = subparsers.add_parser(
         "run", help="run a command with every LangChain run in it recorded to a JSONL log",
         description="Run COMMAND with CHAINSINK_LOG set, so every LangChain run of every Python "
                     "process it starts is recorded to the log, with no code change. The command "
@@ -35,7 +34,7 @@ def add_parser(commands: Any) -> None:
                         "(sets CHAINSINK_OTLP; needs chainsink[otel])")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
                    help="the command and its arguments, after --")
-    p.set_defaults(run=run, check=check, parser=p)
+    return p
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -45,7 +44,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if not args.command:
         parser.error("give the command to run after --, e.g. chainsink run -- python app.py")
     if args.otlp is not None:
-        from chainsink.otel._endpoint import url_problem
+        from chainsink.otel import url_problem
 
         problem = url_problem(args.otlp)
         if problem:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any
 
 import orjson
 
-from chainsink.cli._inputs import (
-    KIND_PROBLEMS,
-    STDIN,
-    LineReport,
-    Progress,
-    open_inputs,
-    records,
+from chainsink.cli._common import (
+    EXIT_NO_INPUT,
+    EXIT_OK,
+    Subparsers,
+    add_files,
+    check_files,
     say,
 )
+from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, Progress, open_inputs, records
 from chainsink.formatters import inert
 from chainsink.report import LogSummary, format_ms, short_id
 
@@ -25,26 +24,25 @@ _NAME_WIDTH = 40
 _C1 = re.compile("[\x7f-\x9f]")
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``stats`` on the CLI's subcommand parsers."""
-    p = commands.add_parser(
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``stats`` to the CLI's subcommands."""
+    p = subparsers.add_parser(
         "stats", help="summarise JSONL logs: traces, errors, latency, tokens",
         description="Summarise JSONL logs: traces, runs and errors; latency p50/p95/max by run "
                     "name; tokens by model and in total; the slowest traces. Percentiles are "
                     "exact up to 1,024 runs of a name, estimated from a uniform sample beyond.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL log(s); - for stdin")
+    add_files(p)
     p.add_argument("--top", type=int, default=10, metavar="N",
                    help="how many slowest traces to list (default 10)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
-    p.set_defaults(run=run, check=check, parser=p)
+    return p
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Usage errors the parser cannot see (exit 2)."""
     if args.top < 0:
         parser.error("--top must not be negative")
-    if args.files.count(STDIN) > 1:
-        parser.error("stdin (-) can be read only once")
+    check_files(parser, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         for inp in inputs:
             inp.close()
     if not usable:
-        return 1
+        return EXIT_NO_INPUT
     summary.finish()
     if args.json:
         data = summary.to_dict()
@@ -83,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         # names, models and files are log content: shown as text, never terminal control
         sys.stdout.write(inert(render(summary, usable)))
     sys.stdout.flush()
-    return 0
+    return EXIT_OK
 
 
 def _cut(name: str, width: int = _NAME_WIDTH) -> str:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections.abc import Iterator
 from typing import IO, Any
 
 from chainsink._schema import EVENT_KINDS
-from chainsink.cli._inputs import (
-    KIND_PROBLEMS,
-    STDIN,
-    Input,
-    LineReport,
-    open_inputs,
-    records,
+from chainsink.cli._common import (
+    EXIT_NO_INPUT,
+    EXIT_OK,
+    Subparsers,
+    add_files,
+    check_files,
     say,
 )
+from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, open_inputs, records
 from chainsink.formatters import (
     ANSI,
     PLAIN,
@@ -27,30 +25,24 @@ from chainsink.formatters import (
     color_enabled,
     inert,
 )
-from chainsink.read import MAX_LINE_BYTES, BadLine, event_from_record, iter_lines, parse_record
-from chainsink.report._trace import short_id
+from chainsink.read import POLL_INTERVAL, Follower, event_from_record
+from chainsink.report import short_id
 
-#: How often a followed file is checked for new lines, rotation and truncation, in seconds.
-POLL_INTERVAL = 0.2
 #: Records held back at start while deciding whether lines need trace tags.
 HOLD_LIMIT = 2000
-#: Bytes of a followed file's start, and of what was read last, checked on every poll: when
-#: they changed, the file was rewritten in place (even to the same size or longer).
-_HEAD_BYTES = 4096
-_BEHIND_BYTES = 256
 #: Colours of the trace tags (never red: red means an error).
 _TAG_COLORS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[96m",
                "\033[93m", "\033[95m")
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``tail`` on the CLI's subcommand parsers."""
-    p = commands.add_parser(
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``tail`` to the CLI's subcommands."""
+    p = subparsers.add_parser(
         "tail", help="show a JSONL log as the console would have shown it",
         description="Show a JSONL log as the console would have shown it. When records of "
                     "several traces appear, each line starts with a [tag]: the last 8 hex "
                     "digits of its trace id.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL log(s); - for stdin")
+    add_files(p)
     p.add_argument("-f", "--follow", action="store_true",
                    help="keep reading lines as they are appended, across rotation and "
                         "truncation (Ctrl-C to stop)")
@@ -64,7 +56,7 @@ def add_parser(commands: Any) -> None:
                         "line: one line per event")
     p.add_argument("--no-color", action="store_true",
                    help="no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)")
-    p.set_defaults(run=run, check=check, parser=p)
+    return p
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -76,8 +68,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     args.kinds = kinds
     if args.trace is not None and not _norm(args.trace):
         parser.error("--trace needs part of a trace id")
-    if args.files.count(STDIN) > 1:
-        parser.error("stdin (-) can be read only once")
+    check_files(parser, args)
 
 
 def _norm(trace_id: str) -> str:
@@ -185,116 +176,6 @@ class Printer:
             say(f"{self.unrendered} records could not be rendered and were skipped")
 
 
-class Follower:
-    """Reads one file's complete lines as they are appended, like ``tail -F``.
-
-    A half-written last line waits for its end. When the path is replaced (rotation), the old
-    file is read to its end and the new one from its start; when the file was truncated and
-    written again (it is now shorter than what was read, or its first bytes or the bytes last
-    read changed, even if all that happened between two polls), it is read again from its
-    start.
-    """
-
-    def __init__(self, inp: Input, report: LineReport) -> None:
-        self.path = inp.arg
-        self.name = inp.name
-        self.stream: IO[bytes] | None = inp.stream
-        self.report = report
-        self.ident = self._ident(inp.stream)
-        self.lineno = 0
-        self.partial = b""
-        self._head = b""  # the file's first bytes, as read
-        self._head_whole = True  # False once a skipped over-long line left a gap in _head
-        self._behind = b""  # the last bytes read
-
-    @staticmethod
-    def _ident(stream: IO[bytes]) -> tuple[int, int]:
-        st = os.fstat(stream.fileno())
-        return st.st_dev, st.st_ino
-
-    def poll(self) -> Iterator[tuple[int, bytes]]:
-        """Yield the complete lines appended since the last poll, with their line numbers."""
-        if self.stream is not None and self._rewritten(self.stream):
-            say(f"{self.name}: truncated; reading it again from the start")
-            self.stream.seek(0)
-            self._restart()
-        yield from self._drain()
-        try:
-            st = os.stat(self.path)
-        except OSError:  # renamed away and not yet re-created: keep the old file
-            return
-        if self.stream is None:
-            return
-        if (st.st_dev, st.st_ino) != self.ident:
-            yield from self._drain()
-            if self.partial:
-                self.report(BadLine(self.name, self.lineno + 1, "partial last line"))
-            self.stream.close()
-            self.stream = None
-            self._restart()
-            yield from self._drain()  # the new file, from its start
-
-    def _restart(self) -> None:
-        self.lineno, self.partial = 0, b""
-        self._head, self._head_whole, self._behind = b"", True, b""
-
-    def _rewritten(self, stream: IO[bytes]) -> bool:
-        """Whether the open file no longer holds what was read from it."""
-        try:
-            fd = stream.fileno()
-            pos = stream.tell()
-            if os.fstat(fd).st_size < pos:
-                return True
-            behind = len(self._behind)
-            return (os.pread(fd, len(self._head), 0) != self._head
-                    or os.pread(fd, behind, pos - behind) != self._behind)
-        except OSError:  # cannot tell: keep reading where we are
-            return False
-
-    def _saw(self, chunk: bytes | None) -> None:
-        """Remember the start of the file and the last bytes read (None: bytes skipped)."""
-        if chunk is None:
-            self._head_whole, self._behind = False, b""
-            return
-        if self._head_whole and len(self._head) < _HEAD_BYTES:
-            self._head += chunk[:_HEAD_BYTES - len(self._head)]
-        tail = chunk[-_BEHIND_BYTES:]
-        self._behind = tail if len(tail) == _BEHIND_BYTES else (self._behind + tail)[
-            -_BEHIND_BYTES:]
-
-    def _drain(self) -> Iterator[tuple[int, bytes]]:
-        if self.stream is None:
-            try:
-                self.stream = open(self.path, "rb")  # noqa: SIM115 - closed on rotation/exit
-            except OSError:
-                return
-            self.ident = self._ident(self.stream)
-        for _, chunk, complete, problem in iter_lines(self.stream):
-            self._saw(chunk)
-            if chunk is None:
-                self.lineno += 1
-                self.partial = b""
-                self.report(BadLine(self.name, self.lineno, problem or "unreadable"))
-                continue
-            if not complete:
-                self.partial += chunk
-                if len(self.partial) > MAX_LINE_BYTES:
-                    self.lineno += 1
-                    self.report(BadLine(self.name, self.lineno,
-                                        f"line longer than {MAX_LINE_BYTES} bytes"))
-                    self.partial = b""
-                return
-            self.lineno += 1
-            line = self.partial + chunk if self.partial else chunk
-            self.partial = b""
-            yield self.lineno, line
-
-    def close(self) -> None:
-        """Close the file."""
-        if self.stream is not None:
-            self.stream.close()
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink tail``; return the exit code."""
     ansi = not args.no_color and color_enabled(sys.stdout)
@@ -312,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
                 inp.close()
                 continue
             if follow:
-                followers.append(Follower(inp, LineReport(inp.name, hold=False)))
+                followers.append(_follower(inp.arg, inp.stream, inp.name))
                 continue
             report = LineReport(inp.name)
             for rec in records(inp, report):
@@ -324,27 +205,26 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             if usable and not printer.shown and (args.trace or args.kinds):
                 say("no records matched the filters")
-            return 0 if usable else 1
+            return EXIT_OK if usable else EXIT_NO_INPUT
         _follow(followers, printer)
     finally:
         for follower in followers:
             follower.close()
-    return 0  # not reached: following ends with Ctrl-C
+    return EXIT_OK  # not reached: following ends with Ctrl-C
+
+
+def _follower(path: str, stream: IO[bytes], name: str) -> Follower:
+    """A follower of one input that warns at once of each bad line, and of a truncation."""
+    return Follower(path, stream, name=name, on_error=LineReport(name, hold=False),
+                    on_truncate=lambda: say(f"{name}: truncated; reading it again from the start"))
 
 
 def _follow(followers: list[Follower], printer: Printer) -> None:
     while True:
         got = False
         for follower in followers:
-            for lineno, line in follower.poll():
+            for rec in follower.records():
                 got = True
-                if not line.strip():
-                    continue
-                try:
-                    rec = parse_record(line)
-                except ValueError as exc:
-                    follower.report(BadLine(follower.name, lineno, str(exc)))
-                    continue
                 printer.add(rec)
         printer.release()  # caught up: whatever was held back is shown now
         sys.stdout.flush()

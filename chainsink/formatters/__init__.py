@@ -12,9 +12,12 @@ from collections.abc import Callable
 from chainsink._schema import Event
 from chainsink.formatters._console import ConsoleFormatter
 from chainsink.formatters._jsonl import JsonlFormatter, json_record, record
+from chainsink.formatters._logline import LogFormatter, LogLine
+from chainsink.formatters._payload import generation_lines, message_lines, tool_output
 from chainsink.formatters._styles import (
     ANSI,
     PLAIN,
+    VISIBLE_CONTROLS,
     Styles,
     color_enabled,
     inert,
@@ -29,11 +32,17 @@ __all__ = [
     "ConsoleFormatter",
     "Formatter",
     "JsonlFormatter",
+    "LogFormatter",
+    "LogLine",
     "PLAIN",
     "Styles",
+    "VISIBLE_CONTROLS",
     "color_enabled",
+    "generation_lines",
     "inert",
     "json_record",
+    "message_lines",
     "record",
     "strip_ansi",
+    "tool_output",
 ]

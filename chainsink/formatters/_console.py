@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainsink._jsonable import to_jsonable
-from chainsink._schema import Event
+from chainsink._schema import PLACEHOLDER_INPUTS, Event
 from chainsink.formatters._payload import (
     as_text,
     generation_lines,
@@ -23,7 +23,6 @@ LIKE = ("stdout", "file")
 #: How much of an inner chain step's inputs or outputs it shows, on one line.
 NESTED_LIMIT = 200
 #: What LangChain passes as a streamed chain's inputs before it knows them.
-_PLACEHOLDER = {"input": ""}
 
 
 class ConsoleFormatter:
@@ -166,8 +165,8 @@ def _blank(value: Any) -> bool:
         if len(value) == 0:
             return True
         given = dict.get(value, "input")  # the placeholder's one key, without dict ==
-        return (len(value) == len(_PLACEHOLDER) and type(given) is str
-                and given == _PLACEHOLDER["input"])
+        return (len(value) == len(PLACEHOLDER_INPUTS) and type(given) is str
+                and given == PLACEHOLDER_INPUTS["input"])
     except Exception:  # noqa: BLE001 - a dict subclass refusing len() or lookups
         return False
 

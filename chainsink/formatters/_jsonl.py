@@ -8,7 +8,15 @@ from typing import Any
 import orjson
 
 from chainsink._jsonable import data_json, dumps
-from chainsink._schema import END_KINDS, ERROR_KINDS, EVENT_KINDS, SCHEMA_VERSION, Event, rfc3339
+from chainsink._schema import (
+    END_KINDS,
+    ERROR_KINDS,
+    EVENT_KINDS,
+    SCHEMA_VERSION,
+    Event,
+    rfc3339,
+    run_fields,
+)
 
 _CLOSING = END_KINDS | ERROR_KINDS
 _HEAD = {kind: f'{{"v":{SCHEMA_VERSION},"ts":"%s","event":"{kind}",' for kind in EVENT_KINDS}
@@ -29,20 +37,7 @@ def record(event: Event) -> dict[str, Any]:
 def _common_fields(event: Event) -> dict[str, Any]:
     """The keys every record starts with, in schema order."""
     return {"v": SCHEMA_VERSION, "ts": rfc3339(event.ts), "event": event.event,
-            **_run_fields(event)}
-
-
-def _run_fields(event: Event) -> dict[str, Any]:
-    return {
-        "run_id": event.run_id,
-        "parent_run_id": event.parent_run_id,
-        "trace_id": event.trace_id,
-        "depth": event.depth,
-        "name": event.name,
-        "run_type": event.run_type,
-        "tags": event.tags,
-        "metadata": event.metadata,
-    }
+            **run_fields(event)}
 
 
 def json_record(event: Event) -> dict[str, Any]:
@@ -53,6 +48,16 @@ def json_record(event: Event) -> dict[str, Any]:
     joined = head if data == b"{}" or data[:1] != b"{" else head[:-1] + b"," + data[1:]
     result: dict[str, Any] = orjson.loads(joined)
     return result
+
+
+def _same(cached: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
+    """Whether a run's cached key values are still ``values``. Events of one run share these
+    objects, and a tuple compares its items by identity first, so this is cheap; a value whose
+    ``==`` raises (a numpy array in metadata) counts as changed."""
+    try:
+        return bool(cached == values)
+    except Exception:  # noqa: BLE001 - hostile __eq__
+        return False
 
 
 class JsonlFormatter:
@@ -80,7 +85,7 @@ class JsonlFormatter:
         use it to skip building an event per token; it raises for a token orjson refuses
         (a lone surrogate), which then takes the full path.
         """
-        run = dumps(_run_fields(event)).decode("utf-8")[1:-1].replace("%", "%%")
+        run = dumps(run_fields(event)).decode("utf-8")[1:-1].replace("%", "%%")
         template = (_HEAD["llm_new_token"] + run + ',"token":%s}\n').encode("utf-8")
         encode = orjson.dumps
 
@@ -97,20 +102,15 @@ class JsonlFormatter:
         prefixes = self._prefixes
         run = event.run_id.int  # an int hashes in C; a UUID's hash is Python code
         cached = prefixes.get(run)
-        # events of one run share these objects, so identity checks suffice (and are cheap)
-        if (cached is None or cached[0] is not event.tags or cached[1] is not event.metadata
-                or cached[2] is not event.name or cached[3] is not event.parent_run_id
-                or cached[4] is not event.trace_id or cached[5] != event.depth
-                or cached[6] is not event.run_type):
+        values = event[2:-1]  # the run keys' values (see chainsink._schema.RUN_KEYS)
+        if cached is None or not _same(cached[0], values):
             if len(prefixes) >= _MAX_CACHED_RUNS:
                 prefixes.clear()
-            cached = (event.tags, event.metadata, event.name, event.parent_run_id,
-                      event.trace_id, event.depth, event.run_type,
-                      dumps(_run_fields(event)).decode("utf-8")[1:-1])
+            cached = (values, dumps(run_fields(event)).decode("utf-8")[1:-1])
             prefixes[run] = cached
         if event.event in _CLOSING:
             prefixes.pop(run, None)
         body = data_json(event).decode("utf-8")
         tail = "}" if body == "{}" else "," + body[1:]
-        prefix: str = cached[7]
+        prefix: str = cached[1]
         return (head % rfc3339(event.ts)) + prefix + tail + "\n"

@@ -7,16 +7,44 @@ pipeline (processors -> formatter -> sink); the rest of chainsink never sees Lan
 
 from __future__ import annotations
 
-from chainsink.handlers._adapter import CallbackHandler
-from chainsink.handlers._capture import UsageTotals, capture, usage
-from chainsink.handlers._file import FileCallbackHandler, RotatingFileCallbackHandler
-from chainsink.handlers._loggers import (
-    LoggingCallbackHandler,
-    LoguruCallbackHandler,
-    StructlogCallbackHandler,
-)
-from chainsink.handlers._stdout import StdOutCallbackHandler
-from chainsink.handlers._verbose import install, installed, uninstall
+from typing import TYPE_CHECKING
+
+from chainsink._lazy import lazy_names as _lazy_names
+
+if TYPE_CHECKING:
+    from chainsink.handlers._adapter import CallbackHandler
+    from chainsink.handlers._capture import UsageTotals, capture, capture_process, usage
+    from chainsink.handlers._file import FileCallbackHandler, RotatingFileCallbackHandler
+    from chainsink.handlers._loggers import (
+        LoggingCallbackHandler,
+        LoguruCallbackHandler,
+        StructlogCallbackHandler,
+    )
+    from chainsink.handlers._stdout import StdOutCallbackHandler
+    from chainsink.handlers._verbose import install, installed, uninstall
+
+# Loaded on first use (PEP 562): a program using one handler does not pay for the others
+# (capture's tracing hooks, the logger integrations).
+_LAZY = {
+    "CallbackHandler": "._adapter",
+    "FileCallbackHandler": "._file",
+    "LoggingCallbackHandler": "._loggers",
+    "LoguruCallbackHandler": "._loggers",
+    "RotatingFileCallbackHandler": "._file",
+    "StdOutCallbackHandler": "._stdout",
+    "StructlogCallbackHandler": "._loggers",
+    "UsageTotals": "._capture",
+    "capture": "._capture",
+    "capture_process": "._capture",
+    "install": "._verbose",
+    "installed": "._verbose",
+    "uninstall": "._verbose",
+    "usage": "._capture",
+}
+
+
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)
+
 
 __all__ = [
     "CallbackHandler",
@@ -28,6 +56,7 @@ __all__ = [
     "StructlogCallbackHandler",
     "UsageTotals",
     "capture",
+    "capture_process",
     "install",
     "installed",
     "uninstall",

@@ -21,7 +21,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tracers.context import register_configure_hook
 
-from chainsink.handlers._adapter import CallbackHandler, _usage_and_model
+from chainsink.handlers._adapter import CallbackHandler
+from chainsink.handlers._langchain import usage_and_model
 
 #: How deeply ``capture()``/``usage()`` blocks may nest.
 MAX_NESTING = 8
@@ -122,7 +123,7 @@ class UsageTotals(BaseCallbackHandler):
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Add one model call's reported usage."""
-        usage, model = _usage_and_model(response)
+        usage, model = usage_and_model(response)
         with self._lock:
             self.calls += 1
             entry = self.by_model.setdefault(model or "<unknown>", {

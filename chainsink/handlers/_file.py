@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainsink.formatters import ConsoleFormatter, Formatter, JsonlFormatter
-from chainsink.handlers._adapter import CallbackHandler, Processor
+from chainsink.handlers._adapter import CallbackHandler
 from chainsink.sinks import FileSink, RotatingFileSink
+from chainsink.typing import Processor
 
 FORMATS = ("text", "ansi", "jsonl")
 

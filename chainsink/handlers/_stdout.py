@@ -10,8 +10,9 @@ from typing import Any
 from langchain_core.callbacks import StdOutCallbackHandler as _LangChainStdOut
 
 from chainsink.formatters import ConsoleFormatter, color_enabled
-from chainsink.handlers._adapter import CallbackHandler, Processor
+from chainsink.handlers._adapter import CallbackHandler
 from chainsink.sinks import StreamSink
+from chainsink.typing import Processor
 
 
 # CallbackHandler's callbacks deliberately replace langchain-core's (keyword-only run ids)

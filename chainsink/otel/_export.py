@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -24,12 +24,15 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from chainsink._schema import END_KINDS, ERROR_KINDS
-from chainsink.handlers._adapter import Processor
 from chainsink.otel._endpoint import traces_endpoint, url_problem
-from chainsink.otel._handler import SPAN_KINDS, OtelCallbackHandler, SpanRecords
+from chainsink.otel._records import SPAN_KINDS, SpanRecords
 from chainsink.otel._sink import RunIds, SpanSink
 from chainsink.processors import default_processors
 from chainsink.read import event_from_record
+from chainsink.typing import Processor
+
+if TYPE_CHECKING:
+    from chainsink.otel._handler import OtelCallbackHandler
 
 #: Spans sent per request when replaying.
 BATCH_SIZE = 512
@@ -337,6 +340,8 @@ def export_process(url: str) -> OtelCallbackHandler:
 
     provider = TracerProvider(id_generator=RunIds(), shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(otlp_exporter(url)))
+    from chainsink.otel._handler import OtelCallbackHandler  # the LangChain side, on demand
+
     handler = OtelCallbackHandler(provider)
     handler.sink.owns_provider = True
     var: ContextVar[BaseCallbackHandler | None] = ContextVar("chainsink_otlp", default=handler)

@@ -5,39 +5,16 @@ LangChain callback -> Event -> processors (redaction on) -> JSONL record -> :cla
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
-from chainsink._schema import EVENT_KINDS, Event
-from chainsink.formatters import JsonlFormatter
-from chainsink.handlers._adapter import CallbackHandler, Processor
-from chainsink.otel import attributes as A
+from chainsink.handlers import CallbackHandler
+from chainsink.otel._records import SpanRecords, content_from_env
 from chainsink.otel._sink import SpanSink
+from chainsink.typing import Processor
 
 #: How long flushing may take when the process is going away (exit, SIGTERM), in ms.
 EXIT_FLUSH_MILLIS = 5_000
-#: What a span is made of: every kind but streamed tokens and console text.
-SPAN_KINDS = frozenset(EVENT_KINDS) - {"llm_new_token", "text"}
-
-
-def content_from_env() -> bool:
-    """Whether ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` asks for content."""
-    return os.environ.get(A.CAPTURE_CONTENT_ENV, "").strip().lower() in ("true", "1")
-
-
-class SpanRecords:
-    """The formatter for a :class:`SpanSink`: JSONL records, of the kinds spans are made of
-    (the handler is not even called for streamed tokens)."""
-
-    kinds = SPAN_KINDS
-
-    def __init__(self) -> None:
-        self._jsonl = JsonlFormatter()
-
-    def __call__(self, event: Event) -> str:
-        """The event's JSONL record."""
-        return self._jsonl(event)
 
 
 class OtelCallbackHandler(CallbackHandler):

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from chainsink._schema import parse_time
 from chainsink.otel import attributes as A
 
 #: An attribute value OpenTelemetry takes.
@@ -85,13 +86,21 @@ def ts_ns(value: Any) -> int | None:
         if frac.isdigit():
             return cached[1] * 1_000_000_000 + int(frac) * 1000
         return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
+    parsed = parse_time(value)
+    if parsed is None or not _has_offset(value):  # no offset: no way to know when it was
         return None
     return (calendar.timegm(parsed.utctimetuple()) * 1_000_000 + parsed.microsecond) * 1000
+
+
+def _has_offset(value: str) -> bool:
+    """Whether an RFC 3339 time that :func:`parse_time` read carries its UTC offset (it takes
+    a time without one as UTC)."""
+    if value[-1] in "Zz":
+        return True
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _json(value: Any) -> str:

@@ -1,10 +1,11 @@
-"""The HTML report and the numbers behind it (what ``chainsink html`` and ``chainsink stats`` use).
+"""The HTML report and the numbers behind it: what ``chainsink html`` and ``chainsink stats`` use.
 
-Reading is not done here: feed records (from :func:`chainsink.read_events`) to a
-:class:`LogSummary`, turn the records of the traces it picked into page data with
-:func:`trace_view`, and write the fragments :func:`render_html` yields.
+Reading is not done here: feed records (from :func:`chainsink.read.read_events`, each passed
+through :func:`clean_record` when the log may come from elsewhere) to a :class:`LogSummary`,
+turn the records of the traces it picked into page data with :func:`trace_view`, and write the
+fragments :func:`render_html` yields.
 
-    >>> from chainsink import read_events
+    >>> from chainsink.read import read_events
     >>> from chainsink.report import render_html, summarize, trace_view
     >>> summary = summarize(read_events("run.jsonl"), keep_records=True)  # doctest: +SKIP
     >>> traces = [trace_view(t, t.records) for t in summary.selected()]  # doctest: +SKIP
@@ -13,28 +14,54 @@ Reading is not done here: feed records (from :func:`chainsink.read_events`) to a
 
 from __future__ import annotations
 
-from chainsink.report._html import format_ms, json_for_script, render_html
-from chainsink.report._summary import (
-    Latency,
-    LogSummary,
-    Tokens,
-    TraceSummary,
-    summarize,
-)
-from chainsink.report._text import ansi_css, ansi_to_html
-from chainsink.report._trace import short_id, trace_view
+from typing import TYPE_CHECKING
+
+from chainsink._lazy import lazy_names as _lazy_names
+
+if TYPE_CHECKING:
+    from chainsink.report._html import format_ms, render_html
+    from chainsink.report._summary import (
+        ORDERS,
+        Latency,
+        LogSummary,
+        Tokens,
+        TraceSummary,
+        summarize,
+    )
+    from chainsink.report._trace import short_id, trace_view
+    from chainsink.report._values import clean_record, utc_time
+
+# Loaded on first use (PEP 562): `chainsink tail` needs a record cleaner, not the HTML page.
+_LAZY = {
+    "Latency": "._summary",
+    "LogSummary": "._summary",
+    "ORDERS": "._summary",
+    "Tokens": "._summary",
+    "TraceSummary": "._summary",
+    "clean_record": "._values",
+    "format_ms": "._html",
+    "render_html": "._html",
+    "short_id": "._trace",
+    "summarize": "._summary",
+    "trace_view": "._trace",
+    "utc_time": "._values",
+}
+
+
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)
+
 
 __all__ = [
     "Latency",
     "LogSummary",
+    "ORDERS",
     "Tokens",
     "TraceSummary",
-    "ansi_css",
-    "ansi_to_html",
+    "clean_record",
     "format_ms",
-    "json_for_script",
     "render_html",
     "short_id",
     "summarize",
     "trace_view",
+    "utc_time",
 ]

@@ -16,7 +16,6 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
@@ -502,14 +501,10 @@ def _error_text(error: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def parse_ts(value: Any) -> datetime | None:
-    """A record's ``ts`` as an aware UTC datetime (no offset: taken as UTC), or None if it is
-    missing, malformed or out of range (see :func:`~chainsink.report._values.utc_time`)."""
-    return utc_time(value)
-
-
 def span_ms(start: str | None, end: str | None) -> float | None:
-    a, b = parse_ts(start), parse_ts(end)
+    """Milliseconds from the ``ts`` ``start`` to the ``ts`` ``end``; None if either is not a
+    usable time (see :func:`~chainsink.report._values.utc_time`)."""
+    a, b = utc_time(start), utc_time(end)
     if a is None or b is None:
         return None
     try:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from ansi2html import Ansi2HTMLConverter
-
-from chainsink.formatters._styles import VISIBLE_CONTROLS
+from chainsink.formatters import VISIBLE_CONTROLS
 
 _SGR = re.compile("\x1b\\[([\\d;:]*)m")
 #: An SGR code (kept for ansi2html), a CRLF line end, or one control character (shown as text).
@@ -27,6 +25,8 @@ _MAX_CARRY = 16
 
 def ansi_css() -> str:
     """The ``<style>`` element the fragments of :func:`ansi_to_html` need (no external URL)."""
+    from ansi2html import Ansi2HTMLConverter  # ~40 ms of imports: only when a page is made
+
     return str(Ansi2HTMLConverter(dark_bg=True).produce_headers())
 
 
@@ -39,6 +39,8 @@ def ansi_to_html(chunks: Iterable[str]) -> Iterator[str]:
     at the end of a chunk (LangChain colours whole multi-line blocks) is carried into the next
     one, so memory stays bounded by the chunk size whatever the log's length.
     """
+    from ansi2html import Ansi2HTMLConverter
+
     converter = Ansi2HTMLConverter(dark_bg=True)
     carry = cut = ""
     first = True

@@ -9,12 +9,11 @@ from typing import Any
 
 import orjson
 
-from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
-from chainsink.formatters import ConsoleFormatter
-from chainsink.formatters._payload import generation_lines, get, message_lines, tool_output
+from chainsink._schema import END_KINDS, ERROR_KINDS, PLACEHOLDER_INPUTS, START_KINDS, TOKEN_KEYS
+from chainsink.formatters import ConsoleFormatter, generation_lines, message_lines, tool_output
 from chainsink.read import event_from_record
-from chainsink.report._summary import TraceSummary, parse_ts, stopped_without_failing
-from chainsink.report._values import duration_ms, token_count
+from chainsink.report._summary import TraceSummary, stopped_without_failing
+from chainsink.report._values import duration_ms, token_count, utc_time
 
 #: Longest text shown for one value (inputs, outputs, metadata) of one run.
 VALUE_LIMIT = 10_000
@@ -22,8 +21,6 @@ VALUE_LIMIT = 10_000
 MAX_ROWS = 2_000
 #: Events (custom events, agent steps, text, retries) shown per run.
 MAX_RUN_EVENTS = 50
-#: What LangChain passes as a streamed chain's inputs before it knows them.
-_PLACEHOLDER = {"input": ""}
 
 _EVENT_TEXT = ConsoleFormatter("detailed", ansi=False)
 
@@ -153,7 +150,7 @@ def short_id(trace_id: str) -> str:
 
 def _apply(run: _Run, rec: dict[str, Any]) -> None:
     kind = rec.get("event")
-    ts = parse_ts(rec.get("ts"))
+    ts = utc_time(rec.get("ts"))
     if kind in START_KINDS:
         _started(run, kind, ts, rec)
     elif kind in END_KINDS or kind in ERROR_KINDS:
@@ -204,7 +201,7 @@ def _ended(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> No
         run.outputs = _outputs(kind, rec)
         late = rec.get("inputs")  # a streamed chain's inputs arrive with its end
         if kind == "chain_end" and late is not None and (
-                run.inputs is None or run.inputs == _value(_PLACEHOLDER)):
+                run.inputs is None or run.inputs == _value(PLACEHOLDER_INPUTS)):
             run.inputs = _value(late)
     if kind == "llm_end":
         model = rec.get("model")
@@ -212,8 +209,7 @@ def _ended(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> No
             run.model = model
         usage = rec.get("usage")
         if isinstance(usage, dict):
-            run.usage = [_int(usage.get(k))
-                         for k in ("input_tokens", "output_tokens", "total_tokens")]
+            run.usage = [_int(usage.get(k)) for k in TOKEN_KEYS]
 
 
 def _inputs(kind: Any, rec: dict[str, Any]) -> str | None:
@@ -240,12 +236,12 @@ def _outputs(kind: Any, rec: dict[str, Any]) -> str | None:
     if kind == "tool_end":
         return _value(tool_output(out))
     if kind == "retriever_end":
-        docs = get(out, "documents") if isinstance(out, dict) else None
+        docs = out.get("documents") if isinstance(out, dict) else None
         if isinstance(docs, list):
             lines = []
             for i, doc in enumerate(docs, 1):
-                content = get(doc, "page_content", doc)
-                meta = get(doc, "metadata")
+                content = doc.get("page_content", doc) if isinstance(doc, dict) else doc
+                meta = doc.get("metadata") if isinstance(doc, dict) else None
                 text = content if isinstance(content, str) else _value(content)
                 lines.append(f"[{i}] {text}" + (f"  {_compact(meta)}" if meta else ""))
             return _clip("\n".join(lines) or "(no documents)")

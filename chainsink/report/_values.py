@@ -10,10 +10,12 @@ skews its totals or overflows its arithmetic.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
+
+from chainsink._schema import TOKEN_KEYS, parse_time
 
 #: A time outside these years ``[first, last)`` is a clock set wrong: it is ignored.
 TS_YEARS = (1970, 3000)
@@ -24,7 +26,6 @@ MAX_DURATION_MS = 1e12
 MAX_TOKENS = 2**32
 #: Token sums stop here: the largest integer a JSON reader reliably holds (64-bit signed).
 MAX_TOKEN_SUM = 2**63 - 1
-TOKEN_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 #: The text keys a report shows or groups by.
 _TEXT_KEYS = ("name", "run_type", "model")
 _SHOWN = 40
@@ -48,8 +49,8 @@ def token_count(value: Any) -> int:
 def utc_time(value: Any) -> datetime | None:
     """A record's ``ts`` as an aware UTC datetime (no offset: taken as UTC); None if it is
     missing, malformed or outside :data:`TS_YEARS`."""
-    when, _ = _read_ts(value)
-    return when
+    when = parse_time(value)
+    return when if when is not None and TS_YEARS[0] <= when.year < TS_YEARS[1] else None
 
 
 def clean_record(rec: dict[str, Any]) -> tuple[dict[str, Any], Sequence[str]]:
@@ -143,17 +144,30 @@ def _usable(rec: dict[str, Any]) -> bool:
 
 
 def _read_ts(value: Any) -> tuple[datetime | None, str | None]:
-    if not isinstance(value, str):
-        return None, "no ts" if value is None else f"ts {_show(value)} is not a time; ignored"
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
+    """``value`` as an aware UTC time (:func:`chainsink._schema.parse_time`), or None, and
+    what a report says about it (None when nothing is odd)."""
+    when = parse_time(value)
+    if when is None:
+        if value is None:
+            return None, "no ts"
+        if isinstance(value, str) and _local_time(value) is not None:  # year 1 minus an offset
+            return None, f"ts {_show(value)} is out of range; its time is ignored"
         return None, f"ts {_show(value)} is not a time; ignored"
-    if not TS_YEARS[0] <= when.year < TS_YEARS[1]:  # before the offset: year 1 - 5h overflows
+    if not TS_YEARS[0] <= when.year < TS_YEARS[1]:
         return None, f"ts {_show(value)} is out of range; its time is ignored"
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC), f"ts {_show(value)} has no UTC offset; taken as UTC"
-    return when.astimezone(UTC), None
+    if value[-1] not in "Zz":  # as chainsink writes it; anything else may have no offset
+        local = _local_time(value)
+        if local is not None and local.tzinfo is None:
+            return when, f"ts {_show(value)} has no UTC offset; taken as UTC"
+    return when, None
+
+
+def _local_time(value: str) -> datetime | None:
+    """``value`` as written (no offset: naive), to tell what :func:`parse_time` made of it."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _show(value: Any) -> str:

@@ -14,7 +14,7 @@ from chainsink.sinks._base import Sink
 from chainsink.sinks._file import FileSink, flush_all
 from chainsink.sinks._loggers import LoggingSink, LoguruSink, StructlogSink
 from chainsink.sinks._rotating import RotatingFileSink
-from chainsink.sinks._stream import CallableSink, StreamSink
+from chainsink.sinks._stream import CallableSink, StreamSink, stream_lock
 
 
 def make_sink(target: Any) -> Sink:
@@ -53,4 +53,5 @@ __all__ = [
     "StructlogSink",
     "flush_all",
     "make_sink",
+    "stream_lock",
 ]

@@ -75,7 +75,7 @@ class BackgroundWriter:
     def _reset(self) -> None:
         # also in a forked child: the parent's writer writes what it had queued
         self._cond = threading.Condition(threading.RLock())
-        self._queue: collections.deque[tuple[Callable[..., None], tuple[Any, ...], int]] = (
+        self._queue: collections.deque[tuple[Callable[..., object], tuple[Any, ...], int]] = (
             collections.deque())
         self._chars = 0
         self._busy = False
@@ -87,7 +87,7 @@ class BackgroundWriter:
         """Whether calls are queued or running."""
         return self._busy or bool(self._queue)
 
-    def submit(self, call: Callable[..., None], args: tuple[Any, ...], size: int = 0) -> None:
+    def submit(self, call: Callable[..., object], args: tuple[Any, ...], size: int = 0) -> None:
         """Queue ``call(*args)`` for the writer thread; never waits for I/O."""
         with self._cond:
             if len(self._queue) >= MAX_QUEUED_CALLS or self._chars + size > MAX_QUEUED_CHARS:
@@ -114,7 +114,7 @@ class BackgroundWriter:
             self._chars -= size
             self._call(call, args)
 
-    def _call(self, call: Callable[..., None], args: tuple[Any, ...]) -> None:
+    def _call(self, call: Callable[..., object], args: tuple[Any, ...]) -> None:
         try:
             call(*args)
         except Exception as exc:  # noqa: BLE001 - a sink reports, never raises

@@ -266,8 +266,12 @@ class FileSink(Sink):
         return self._closed
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # never raise from a finalizer
+        # never raise from a finalizer; a plain try, because at interpreter exit this module's
+        # globals (contextlib included) may already be None
+        try:  # noqa: SIM105 - contextlib.suppress may be gone then
             self.close()
+        except Exception:  # noqa: BLE001, S110
+            pass
 
     # -- under _io_lock -----------------------------------------------------------------------
 

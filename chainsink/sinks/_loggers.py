@@ -1,7 +1,12 @@
-"""Sinks that hand records to the user's logger (loguru, structlog, stdlib logging).
+"""Sinks that hand log lines to the user's logger (loguru, structlog, stdlib logging).
 
-The formatted text becomes the log message; the event's JSONL record becomes structured fields,
-so the user's own handlers, renderers, rotation and shipping apply unchanged.
+They only write. What to log is decided on the formatter side (loguru's split: its handler
+decides, its sinks write): :class:`chainsink.formatters.LogFormatter` turns each event into a
+:class:`~chainsink.formatters.LogLine`, a message string carrying its level and the event's
+record as fields; these sinks pass that to the logger, so the user's handlers, renderers,
+rotation and shipping apply unchanged. Other text is logged at the sink's ``level``, without
+fields. Given the formatter's ``levels`` (``LogFormatter.level_for``), a sink tells the handler
+which kinds its logger would drop now (:meth:`accepts`), so that those cost (almost) nothing.
 
 A logger's handlers may block (a StreamHandler on a full stderr pipe), so on an event loop's
 thread a record is handed to the sink's writer thread
@@ -13,7 +18,7 @@ loop records are logged synchronously, after what the writer still holds. ``flus
   process and caller are the call's); only ``Logger.handle`` runs on the writer. Loggers whose
   handlers all write to memory or a regular file (pytest's caplog, a FileHandler) or do no I/O
   (NullHandler, QueueHandler) are logged inline, as before.
-- loguru: the record's time, thread and code location are patched back to the caller's.
+- loguru: the record's time and thread are patched back to the caller's.
 - structlog: the user's processors run on the writer thread, so a processor that adds a
   timestamp or the thread sees the writer's (a moment later, ``chainsink-structlog``).
 """
@@ -21,29 +26,36 @@ loop records are logged synchronously, after what the writer still holds. ``flus
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chainsink._jsonable import clean_text
-from chainsink._schema import ERROR_KINDS, Event
+from chainsink._schema import EVENT_KINDS
 from chainsink._stderr import Reporter
-from chainsink.formatters import json_record
+from chainsink.formatters import LogLine
 from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
 from chainsink.sinks._stream import _never_blocks
 
-#: LogRecord attributes an ``extra`` key may not overwrite; chainsink's clashing keys get an
-#: ``lc_`` prefix, except ``name`` which becomes ``run_name``.
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime"}
+#: A level in the logger's own terms: ``logging.INFO``, loguru's ``"INFO"``, structlog's ``"info"``.
+Level = int | str
+#: The level of each kind, as a formatter decides it (``LogFormatter.level_for``).
+LevelFor = Callable[[str], Level]
 
 
 def _message(text: str) -> str:
-    """The formatted text as an exact ``str`` (a subclass's own methods may raise), with lone
-    surrogates escaped."""
+    """The text as an exact ``str`` (a subclass's own methods may raise), with lone
+    surrogates escaped (a :class:`LogLine`'s formatter did that already)."""
+    if type(text) is LogLine:
+        return str.__str__(text)
     return clean_text(text if type(text) is str else str.__str__(text))
+
+
+def _levels_by_kind(level: Level, levels: LevelFor | None) -> dict[str, Level]:
+    """Every event kind's level: the formatter's, or ``level`` for all without one."""
+    return {kind: level if levels is None else levels(kind) for kind in EVENT_KINDS}
 
 
 def _handlers_never_block(logger: logging.Logger) -> bool:
@@ -92,85 +104,59 @@ def _optional(name: str) -> Any:
         raise ImportError(f"this handler needs {name}: pip install 'chainsink[{name}]'") from exc
 
 
-def _level_of(kind: str) -> str:
-    """``error``, ``token`` or ``normal``: which of the sink's levels an event kind logs at."""
-    if kind in ERROR_KINDS:
-        return "error"
-    if kind == "llm_new_token":
-        return "token"
-    return "normal"
+def _stdlib_level(level: Level) -> int:
+    """A ``logging`` level number, from a number or a level name.
 
-
-def _level_kind(event: Any) -> str:
-    """:func:`_level_of` the event's kind; a run stopped without failing is not an error.
-
-    An error record flagged ``interrupted`` or ``aborted`` (cancelled, interrupted, its stream
-    closed, closed at exit) logs at ``warning``, and a LangGraph handoff at the ordinary
-    level: alerting on ERROR must not fire for them.
+    Raises:
+        ValueError: For a name ``logging`` does not know.
     """
-    level = _level_of(getattr(event, "event", ""))
-    if level == "error":
-        data = getattr(event, "data", None)
-        if isinstance(data, dict) and (data.get("interrupted") is True
-                                       or data.get("aborted") is True):
-            return "normal" if data.get("interrupt") == "handoff" else "warning"
-    return level
-
-
-_STDLIB_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-                  "error": logging.ERROR, "critical": logging.CRITICAL}
-
-
-def stdlib_extra(record: dict[str, Any]) -> dict[str, Any]:
-    """A JSONL record as ``extra`` for ``logging``.
-
-    LogRecord refuses extra keys that shadow its own attributes, so ``name`` becomes
-    ``run_name`` and any other clash gets an ``lc_`` prefix.
-    """
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if key == "name":
-            out["run_name"] = value
-        elif key in _RESERVED:
-            out["lc_" + key] = value
-        else:
-            out[key] = value
-    return out
+    resolved = logging.getLevelName(level) if isinstance(level, str) else level
+    if not isinstance(resolved, int):
+        raise ValueError(f"unknown logging level {level!r}")
+    return resolved
 
 
 class LoggingSink(Sink):
-    """Log each record through a stdlib ``logging.Logger``.
+    """Log each line through a stdlib ``logging.Logger``.
 
-    The message is the formatted text; the record's fields are LogRecord attributes
-    (``record.run_id``, ``record.trace_id``, ``record.event``, ``record.run_name``, ...).
+    A :class:`~chainsink.formatters.LogLine` is logged at its level with its fields as
+    LogRecord attributes (``record.run_id``, ``record.trace_id``, ``record.event``,
+    ``record.run_name``, ...); other text at ``level``.
 
     Args:
         logger: The logger; ``logging.getLogger("chainsink")`` by default.
-        level: The level for ordinary events; errors log at ERROR (runs stopped without
-            failing at WARNING, see :func:`_level_kind`), tokens at DEBUG.
+        level: The level of text that carries none.
+        levels: The level each event kind logs at (``LogFormatter.level_for``), for
+            :meth:`accepts`; without it, every kind at ``level``.
+
+    Raises:
+        ValueError: For a level name ``logging`` does not know.
     """
 
     def __init__(self, logger: logging.Logger | None = None, *,
-                 level: int | str = logging.INFO) -> None:
+                 level: int | str = logging.INFO, levels: LevelFor | None = None) -> None:
         self.logger = logger if logger is not None else logging.getLogger("chainsink")
-        resolved = logging.getLevelName(level) if isinstance(level, str) else level
-        if not isinstance(resolved, int):
-            raise ValueError(f"unknown logging level {level!r}")
-        self._levels = {"normal": resolved, "error": logging.ERROR, "token": logging.DEBUG,
-                        "warning": logging.WARNING}
+        self._level = _stdlib_level(level)
+        self._by_kind = {kind: _stdlib_level(value)
+                         for kind, value in _levels_by_kind(level, levels).items()}
         self._writer = BackgroundWriter("logging", Reporter(f"logger {self.logger.name!r}"))
 
     def accepts(self, kind: str) -> bool:
         """Whether the logger would log an event of ``kind`` now (handlers skip the rest)."""
-        return self.logger.isEnabledFor(self._levels[_level_of(kind)])
+        return self.logger.isEnabledFor(self._by_kind.get(kind, self._level))
 
     def write(self, text: str, event: Any = None) -> None:
-        """Log ``text`` with the event's fields as LogRecord attributes."""
-        level = self._levels[_level_kind(event)]
-        if not self.logger.isEnabledFor(level):
+        """Log ``text``; a LogLine at its level, with its fields as LogRecord attributes."""
+        if type(text) is LogLine:
+            level, extra = text.level, text.fields
+            if type(level) is not int:
+                level = _stdlib_level(level)
+        else:
+            level, extra = self._level, None
+        logger = self.logger
+        if not logger.isEnabledFor(level):
             return
-        extra = stdlib_extra(json_record(event)) if isinstance(event, Event) else None
-        logger, message, writer = self.logger, _message(text), self._writer
+        message, writer = _message(text), self._writer
         if on_event_loop():
             queue = writer.pending() or not _handlers_never_block(logger)
         else:  # first what an event loop queued; a writer still stuck keeps the order
@@ -194,57 +180,119 @@ class LoggingSink(Sink):
         self.flush()
 
 
+def _loguru_floor(core: Any) -> int:
+    """The lowest severity any of loguru's handlers takes now (0: unknown, take everything).
+
+    loguru has no public way to ask. ``logger._core.min_level`` is what ``logger.log`` itself
+    checks first (``add()`` and ``remove()`` keep it current); reading it lets a handler skip
+    building events loguru would drop, such as every streamed token at INFO. Without it (a
+    loguru that changed its internals) nothing is skipped early, and loguru drops them.
+    """
+    floor = getattr(core, "min_level", None)
+    return floor if isinstance(floor, int) else 0
+
+
+class _RunPatcher(threading.local):
+    """A loguru patcher, built once per sink (``logger.patch``), that gives a record its
+    LogLine's fields and names it after the run it tells of, not chainsink's internals:
+    loguru's default ``{name}:{function}:{line}`` reads ``chainsink:<run name>:<depth>``.
+
+    The sink sets :attr:`fields` on its own thread just before logging; loguru runs patchers
+    on that thread, before any handler sees the record. (Passing the fields as ``**kwargs``
+    would have loguru format the message with them too, and ``bind`` makes a logger per
+    record.)
+    """
+
+    fields: dict[str, Any] | None = None
+
+    def __call__(self, record: Any) -> None:
+        fields = self.fields
+        if fields is None:
+            return
+        record["extra"].update(fields)  # over the logger's own bound values, as bind() does
+        record["name"] = "chainsink"
+        record["function"] = str(fields.get("name"))  # the record's run keys
+        depth = fields.get("depth")
+        record["line"] = depth if isinstance(depth, int) else 0
+
+
 class LoguruSink(Sink):
-    """Log each record through loguru, with the record's fields bound into ``extra``.
+    """Log each line through loguru, with its fields in ``extra``.
+
+    A :class:`~chainsink.formatters.LogLine` is logged at its level, its fields in the
+    record's ``extra`` (so ``serialize=True`` writes the whole record) and its source named
+    after the run: ``chainsink:<run name>:<depth>`` in loguru's default format. Other text is
+    logged at ``level`` as it is. The records come from this module, so
+    ``logger.disable("chainsink")`` silences them.
 
     Args:
-        logger: A loguru logger; ``loguru.logger`` by default.
-        level: The level for ordinary events; errors log at ERROR (runs stopped without
-            failing at WARNING), tokens at TRACE.
+        logger: A loguru logger (e.g. one from ``logger.bind(...)``); ``loguru.logger`` by
+            default.
+        level: The level of text that carries none.
+        levels: The level each event kind logs at (``LogFormatter.level_for``), for
+            :meth:`accepts`; without it, every kind at ``level``.
 
     Raises:
         ImportError: If loguru is not installed (``pip install chainsink[loguru]``).
         ValueError: For a level loguru does not know.
     """
 
-    def __init__(self, logger: Any = None, *, level: str | int = "INFO") -> None:
+    def __init__(self, logger: Any = None, *, level: str | int = "INFO",
+                 levels: LevelFor | None = None) -> None:
         if logger is None:
             logger = _optional("loguru").logger
         self.logger = logger
-        self._levels = {"normal": level, "error": "ERROR", "token": "TRACE",
-                        "warning": "WARNING"}
-        # severities, to skip building records loguru would drop (raises for unknown names)
-        self._numbers = {kind: name if isinstance(name, int) else logger.level(name).no
-                         for kind, name in self._levels.items()}
+        self._level = level
+        # severities, to skip events loguru would drop (``logger.level`` raises for unknown
+        # names, so bad levels fail here)
+        self._severity: dict[Level, int] = {}
+        self._default = self._severity_of(level)
+        self._by_kind = {kind: self._severity_of(value)
+                         for kind, value in _levels_by_kind(level, levels).items()}
+        self._core = getattr(logger, "_core", None)  # see _loguru_floor
+        self._run = _RunPatcher()
+        self._named = logger.patch(self._run)
         self._writer = BackgroundWriter("loguru", Reporter("loguru"))
+
+    def _severity_of(self, level: Level) -> int:
+        number = self._severity.get(level)
+        if number is None:
+            number = level if isinstance(level, int) else self.logger.level(level).no
+            self._severity[level] = number
+        return number
 
     def accepts(self, kind: str) -> bool:
         """Whether any of loguru's handlers takes an event of ``kind`` (its lowest level)."""
-        return self._takes(_level_of(kind))
-
-    def _takes(self, level_kind: str) -> bool:
-        # loguru keeps the lowest level any of its handlers accepts; below it, nothing is kept
-        floor = getattr(getattr(self.logger, "_core", None), "min_level", None)
-        return not isinstance(floor, int) or self._numbers[level_kind] >= floor
+        return self._by_kind.get(kind, self._default) >= _loguru_floor(self._core)
 
     def write(self, text: str, event: Any = None) -> None:
-        """Log ``text`` with the event's fields in ``extra``."""
-        kind = _level_kind(event)
-        if not self._takes(kind):
+        """Log ``text``; a LogLine at its level, with its fields in ``extra``."""
+        if type(text) is LogLine:
+            level, fields = text.level, text.fields
+        else:
+            level, fields = self._level, None
+        if self._severity_of(level) < _loguru_floor(self._core):
             return
-        fields = json_record(event) if isinstance(event, Event) else {}
-        bound, message, writer = self.logger.bind(**fields), _message(text), self._writer
-        if on_event_loop():  # loguru's sinks may block (a full stderr pipe): never here
-            keep = _LoguruOrigin(sys._getframe(1))  # noqa: SLF001 - the record's caller
-            writer.submit(_log_patched, (bound, keep, self._levels[kind], message),
-                          len(message))
+        message, writer = _message(text), self._writer
+        # on an event loop loguru's sinks may block (a full stderr pipe): never there; and
+        # behind a stuck writer, keep the order
+        if on_event_loop() or (writer.pending() and not writer.drain()):
+            origin = _LoguruOrigin()
+            writer.submit(self._log_later, (origin, level, message, fields), len(message))
             return
-        if writer.pending() and not writer.drain():  # keep the order behind a stuck writer
-            keep = _LoguruOrigin(sys._getframe(1))  # noqa: SLF001
-            writer.submit(_log_patched, (bound, keep, self._levels[kind], message),
-                          len(message))
-            return
-        bound.opt(depth=1).log(self._levels[kind], message)
+        if fields is None:
+            self.logger.log(level, message)
+        else:
+            self._run.fields = fields
+            self._named.log(level, message)
+
+    def _log_later(self, origin: _LoguruOrigin, level: Level, message: str,
+                   fields: dict[str, Any] | None) -> None:
+        if fields is None:
+            self.logger.patch(origin).log(level, message)
+        else:
+            self._run.fields = fields
+            self._named.patch(origin).log(level, message)
 
     def flush(self) -> None:
         """Hand loguru what the writer thread still holds (a bounded wait); loguru's sinks
@@ -257,61 +305,95 @@ class LoguruSink(Sink):
 
 
 class _LoguruOrigin:
-    """Where and when a loguru record was made, for records the writer thread logs: the
-    record keeps its caller's time, thread and code location."""
+    """When and on which thread a loguru record was made, for records the writer thread
+    logs: the record keeps its caller's time and thread."""
 
-    __slots__ = ("file", "function", "line", "module", "name", "thread", "time")
+    __slots__ = ("thread", "time")
 
-    def __init__(self, frame: Any) -> None:
+    def __init__(self) -> None:
         self.time = time.time()
         current = threading.current_thread()
         self.thread = (current.ident, current.name)
-        code = frame.f_code
-        self.file = code.co_filename
-        self.function = code.co_name
-        self.line = frame.f_lineno
-        self.name = frame.f_globals.get("__name__")
-        self.module = os.path.splitext(os.path.basename(self.file))[0]
 
     def __call__(self, record: Any) -> None:
         when = record["time"]
         record["time"] = type(when).fromtimestamp(self.time, when.tzinfo)
         record["thread"] = type(record["thread"])(*self.thread)
-        record["file"] = type(record["file"])(os.path.basename(self.file), self.file)
-        record["function"], record["line"] = self.function, self.line
-        record["name"], record["module"] = self.name, self.module
 
 
-def _log_patched(bound: Any, origin: _LoguruOrigin, level: Any, message: str) -> None:
-    bound.patch(origin).log(level, message)
+#: structlog's method names, with the ``logging`` levels its filtering loggers compare.
+_STRUCTLOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                     "error": logging.ERROR, "critical": logging.CRITICAL}
+
+#: A logger that is not structlog's: it has no processors to look at.
+_NO_CHAIN: Any = ()
+#: The key-values of a call without fields (never changed: ``**`` copies it).
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def _renders_for_console(logger: Any, console: type | None) -> bool:
+    """Whether ``logger``'s processors end in ``console`` (structlog's ``ConsoleRenderer``,
+    None when structlog is not imported), as with structlog's default configuration.
+
+    ConsoleRenderer prints every key-value of a call after its message, so a record's fields
+    (run and trace ids, ``ts`` beside structlog's own timestamp, tags, metadata, inputs)
+    would make each line hundreds of characters long; a LogLine's message already says what
+    happened, so the console gets that alone. Any other chain (``JSONRenderer``, the stdlib
+    ``ProcessorFormatter``, a processor of the user's) gets the whole record, keys unchanged.
+
+    Why look at the chain: the fields must stay top-level keys for JSON consumers, and
+    ConsoleRenderer prints ``key=repr(value)`` for each top-level key, so no value type can
+    read brief on the console yet serialize whole. structlog has no public accessor for a
+    logger's own processors (``wrap_logger(..., processors=...)`` and bound loggers keep them
+    in ``_processors``); a lazy proxy from ``get_logger()`` has None there and follows the
+    global configuration (``structlog.get_config()``), read at each call as structlog does,
+    so configuring structlog after making the handler takes effect.
+    """
+    if console is None:  # structlog is not even imported: not one of its loggers
+        return False
+    chain = getattr(logger, "_processors", _NO_CHAIN)
+    if chain is None:
+        chain = sys.modules["structlog"].get_config()["processors"]
+    return bool(chain) and isinstance(chain[-1], console)
 
 
 class StructlogSink(Sink):
-    """Log each record through a structlog logger as key-values.
+    """Log each line through a structlog logger, its fields as key-values.
 
-    structlog's ``event`` key is the message, so the formatted text goes there and the
-    callback's kind goes under ``lc_event``; every other JSONL key keeps its name.
+    A :class:`~chainsink.formatters.LogLine` calls the method its level names, with the
+    message as structlog's ``event`` and its fields as key-values (the callback kind as
+    ``lc_event`` when :class:`~chainsink.formatters.LogFormatter` renames it, as the
+    handler's does). A logger whose processors end in ``ConsoleRenderer`` (structlog's
+    default configuration) gets the message alone, one readable line: ConsoleRenderer would
+    print every field after it. Any other (``JSONRenderer``, a processor of yours) gets every
+    field. Other text calls ``level``'s method.
 
     Args:
         logger: A structlog logger; ``structlog.get_logger("chainsink")`` by default.
-        level: The method for ordinary events (``"info"``); errors use ``error`` (runs
-            stopped without failing ``warning``), tokens ``debug``.
+        level: The method for text that carries no level (``"info"``).
+        levels: The method each event kind logs with (``LogFormatter.level_for``), for
+            :meth:`accepts`; without it, every kind with ``level``.
 
     Raises:
         ImportError: If structlog is not installed (``pip install chainsink[structlog]``).
         ValueError: For an unknown level name.
     """
 
-    _NAMES = ("debug", "info", "warning", "error", "critical")
+    _NAMES = tuple(_STRUCTLOG_LEVELS)
 
-    def __init__(self, logger: Any = None, *, level: str = "info") -> None:
-        if level not in self._NAMES:
-            raise ValueError(f"level must be one of {self._NAMES}, not {level!r}")
+    def __init__(self, logger: Any = None, *, level: str = "info",
+                 levels: LevelFor | None = None) -> None:
+        by_kind = _levels_by_kind(level, levels)
+        for name in {level, *by_kind.values()}:
+            if name not in self._NAMES:
+                raise ValueError(f"level must be one of {self._NAMES}, not {name!r}")
         if logger is None:
             logger = _optional("structlog").get_logger("chainsink")
         self.logger = logger
-        self._levels = {"normal": level, "error": "error", "token": "debug",
-                        "warning": "warning"}
+        self._level = level
+        self._by_kind = {kind: _STRUCTLOG_LEVELS[str(name)] for kind, name in by_kind.items()}
+        self._console: type | None = getattr(sys.modules.get("structlog.dev"), "ConsoleRenderer",
+                                             None)
         self._writer = BackgroundWriter("structlog", Reporter("structlog"))
 
     def accepts(self, kind: str) -> bool:
@@ -319,14 +401,21 @@ class StructlogSink(Sink):
         enabled = getattr(self.logger, "is_enabled_for", None)
         if enabled is None:
             return True
-        return bool(enabled(_STDLIB_LEVELS[self._levels[_level_of(kind)]]))
+        return bool(enabled(self._by_kind.get(kind, _STRUCTLOG_LEVELS[self._level])))
 
     def write(self, text: str, event: Any = None) -> None:
-        """Log ``text`` as structlog's event, with the record's fields as key-values."""
-        fields = json_record(event) if isinstance(event, Event) else {}
-        fields["lc_event"] = fields.pop("event", None)
-        method = getattr(self.logger, self._levels[_level_kind(event)])
-        message, writer = _message(text), self._writer
+        """Log ``text`` as structlog's event; a LogLine with its method and fields."""
+        logger = self.logger
+        if type(text) is LogLine:
+            level = text.level
+            method = getattr(logger, level if type(level) is str else str(level))
+            fields, message = text.fields, str.__str__(text)
+            if fields is None or (self._console is not None
+                                  and _renders_for_console(logger, self._console)):
+                fields = _NO_FIELDS
+        else:
+            method, fields, message = getattr(logger, self._level), _NO_FIELDS, _message(text)
+        writer = self._writer
         if on_event_loop() or (writer.pending() and not writer.drain()):
             # structlog's processors and logger run on the writer thread (its output may
             # block); a processor adding a timestamp or thread sees the writer's

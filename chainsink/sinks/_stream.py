@@ -1,7 +1,13 @@
-"""Sinks for text streams and plain callables."""
+"""Sinks for text streams and plain callables.
+
+Every sink writing to one stream holds that stream's lock (:func:`stream_lock`) around each
+record, as structlog's ``_output.py`` keeps one lock per file: several handlers printing to
+``sys.stdout`` from several threads never interleave their records.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import select
@@ -15,8 +21,54 @@ from typing import Any, TextIO
 from chainsink._stderr import Reporter
 from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
 
-#: Sinks whose lock a forked child must replace (see _after_fork_in_child).
-_locked: weakref.WeakSet[StreamSink | CallableSink] = weakref.WeakSet()
+# -- one lock per stream --------------------------------------------------------------------------
+
+#: Each stream's lock by the stream's ``id``, with a weak reference that tells the stream from a
+#: later object at the same address (and drops the entry when the stream goes). A stream that
+#: cannot be weakly referenced is held for good: streams are few and long-lived.
+_stream_locks: dict[int, tuple[Callable[[], Any], threading.Lock]] = {}
+_stream_locks_guard = threading.Lock()
+
+
+def stream_lock(stream: Any) -> threading.Lock:
+    """The lock held while writing to ``stream``: one per stream, shared by every sink.
+
+    :class:`StreamSink` holds it around each record it writes, and so does a
+    :class:`CallableSink` of a stream's ``write`` method; a sink of your own writing to a
+    stream should too, so that records from several sinks (several handlers printing to
+    ``sys.stdout`` from threads) never interleave. It is not reentrant.
+    """
+    key = id(stream)
+    entry = _stream_locks.get(key)
+    if entry is not None and entry[0]() is stream:
+        return entry[1]
+    with _stream_locks_guard:
+        entry = _stream_locks.get(key)
+        if entry is None or entry[0]() is not stream:
+            try:
+                ref: Callable[[], Any] = weakref.ref(
+                    stream, functools.partial(_forget, _stream_locks, key))
+            except TypeError:  # no weak references to it: keep it
+                ref = functools.partial(_same, stream)
+            entry = (ref, threading.Lock())
+            _stream_locks[key] = entry
+        return entry[1]
+
+
+def _same(stream: Any) -> Any:
+    return stream
+
+
+def _forget(locks: dict[int, Any], key: int, gone: weakref.ref[Any]) -> None:
+    # runs as the stream is freed, before anything else can take its address (the table is
+    # an argument: at exit this module's globals may be gone first)
+    entry = locks.get(key)
+    if entry is not None and entry[0] is gone:
+        locks.pop(key, None)
+
+
+#: CallableSinks with a lock of their own, which a forked child must replace.
+_locked: weakref.WeakSet[CallableSink] = weakref.WeakSet()
 
 
 class StreamSink(Sink):
@@ -36,15 +88,16 @@ class StreamSink(Sink):
     written synchronously, after what the writer still holds. ``flush()``/``close()``, exit
     and SIGTERM wait for the writer a bounded time; a stream that takes nothing for long
     makes later records drop (reported once) instead of growing memory.
+
+    Each record is written under the stream's lock (:func:`stream_lock`), shared with every
+    other sink writing to the same stream.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
-        self._lock = threading.Lock()
         self._broken = False
         self._report = Reporter("stdout" if stream is None else f"stream {stream!r}")
         self._writer = BackgroundWriter("stdout" if stream is None else "stream", self._report)
-        _locked.add(self)
 
     def _target(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stdout
@@ -59,27 +112,35 @@ class StreamSink(Sink):
         target = self._target()  # the stream of the moment (redirect_stdout), even if queued
         writer = self._writer
         if on_event_loop():
-            if writer.pending() or not _never_blocks(target, text):
+            # nor for another sink's record on the same stream: its lock is taken if free
+            if writer.pending() or not _never_blocks(target, text) or not self._write_now(
+                    target, text, wait=False):
                 writer.submit(self._write_now, (target, text), len(text))
-                return
-        elif writer.pending() and not writer.drain():  # first what an event loop queued
+            return
+        if writer.pending() and not writer.drain():  # first what an event loop queued
             writer.submit(self._write_now, (target, text), len(text))  # still stuck: keep order
             return
         self._write_now(target, text)
 
-    def _write_now(self, target: TextIO, text: str) -> None:
+    def _write_now(self, target: TextIO, text: str, wait: bool = True) -> bool:
+        """Write under the stream's lock; False if ``wait`` is False and the lock is taken."""
         if self._broken:
-            return
+            return True
+        lock = stream_lock(target)
+        if not lock.acquire(wait):
+            return False
         try:
-            with self._lock:
-                try:
-                    target.write(text)
-                except UnicodeEncodeError:  # a character this console cannot show: not broken
-                    encoding = getattr(target, "encoding", None) or "ascii"
-                    target.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            try:
+                target.write(text)
+            except UnicodeEncodeError:  # a character this console cannot show: not broken
+                encoding = getattr(target, "encoding", None) or "ascii"
+                target.write(text.encode(encoding, "backslashreplace").decode(encoding))
         except (BrokenPipeError, ValueError, OSError, AttributeError) as exc:
             self._broken = True
             self._report("write", exc)
+        finally:
+            lock.release()
+        return True
 
     def flush(self) -> None:
         """Write out what the writer thread still holds (waiting at most
@@ -90,21 +151,31 @@ class StreamSink(Sink):
             return
         target = self._target()
         writer = self._writer
-        if on_event_loop() and (writer.pending() or not _never_blocks(target, "")):
-            writer.submit(self._flush_now, (target,))
+        if on_event_loop():
+            if writer.pending() or not _never_blocks(target, "") or not self._flush_now(
+                    target, wait=False):
+                writer.submit(self._flush_now, (target,))
             return
         if writer.pending() and not writer.drain():
             return  # the stream takes nothing: flushing it would wait forever too
         self._flush_now(target)
 
-    def _flush_now(self, target: TextIO) -> None:
+    def _flush_now(self, target: TextIO, wait: bool = True) -> bool:
+        """Flush under the stream's lock (not in the middle of another sink's record); False
+        if ``wait`` is False and the lock is taken."""
         if self._broken:
-            return
+            return True
+        lock = stream_lock(target)
+        if not lock.acquire(wait):
+            return False
         try:
             target.flush()
         except (BrokenPipeError, ValueError, OSError, AttributeError) as exc:
             self._broken = True
             self._report("flush", exc)
+        finally:
+            lock.release()
+        return True
 
     def close(self) -> None:
         """Flush; the stream itself belongs to the caller and stays open."""
@@ -150,16 +221,25 @@ class CallableSink(Sink):
     anything (``lines.append``, an ``asyncio.Queue.put_nowait`` that must run on the loop's
     thread), so chainsink does not move it. A function doing blocking I/O should hand the
     text off itself, or be wrapped in a :class:`StreamSink`-like sink of your own.
+
+    Calls are made one at a time: a stream's ``write`` method (``sys.stdout.write``) under
+    that stream's lock (:func:`stream_lock`), shared with the other sinks writing to it; any
+    other function under a lock of this sink's own.
     """
 
     def __init__(self, function: Callable[[str], Any]) -> None:
         self.function = function
+        owner = getattr(function, "__self__", None)
+        #: The stream whose ``write`` the function is, if it is one.
+        self._stream: Any = (owner if callable(getattr(owner, "write", None))
+                             and getattr(function, "__name__", None) == "write" else None)
         self._lock = threading.Lock()
         _locked.add(self)
 
     def write(self, text: str, event: Any = None) -> None:
         """Call the function with ``text``."""
-        with self._lock:
+        stream = self._stream
+        with self._lock if stream is None else stream_lock(stream):
             self.function(text)
 
     def flush(self) -> None:
@@ -171,6 +251,10 @@ class CallableSink(Sink):
 
 def _after_fork_in_child() -> None:
     # a lock another thread held at fork() stays held forever in the child: start afresh
+    global _stream_locks_guard  # noqa: PLW0603 - the child's own guard, like its locks
+    _stream_locks_guard = threading.Lock()
+    for key, (ref, _) in list(_stream_locks.items()):
+        _stream_locks[key] = (ref, threading.Lock())
     for sink in list(_locked):
         sink._lock = threading.Lock()  # noqa: SLF001
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,14 +12,20 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from chainsink import Event
-from chainsink.formatters import ConsoleFormatter, JsonlFormatter, color_enabled, strip_ansi
+from chainsink.formatters import (
+    ConsoleFormatter,
+    JsonlFormatter,
+    LogFormatter,
+    color_enabled,
+    strip_ansi,
+)
 
 RUN = uuid.UUID(int=7)
 ROOT = uuid.UUID(int=1)
 
 
 def make(kind: str, depth: int = 1, **data: Any) -> Event:
-    return Event(kind, datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp(), RUN,
+    return Event(kind, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp(), RUN,
                  ROOT, ROOT,
                  depth, "thing", "chain", ["t"], {"k": "v"}, data)
 
@@ -93,8 +99,9 @@ def test_detailed_custom_event() -> None:
 
 
 def test_line_style_is_the_detailed_first_line_for_every_kind() -> None:
-    """The one-line style (the logger handlers' message) shows what the detailed console's
-    first line shows, for every event kind, though it skips building the detailed body."""
+    """The one-line style (the start of the logger handlers' message) shows what the detailed
+    console's first line shows, for every event kind, though it skips building the detailed
+    body; the logger message goes on with the content in brief (here, the model's answer)."""
     result = LLMResult(generations=[[ChatGeneration(message=AIMessage(content="the answer"))]])
     error = {"type": "ValueError", "message": "boom"}
     events = [
@@ -119,11 +126,15 @@ def test_line_style_is_the_detailed_first_line_for_every_kind() -> None:
         make("llm_new_token", token="tok"),
     ]
     line, detailed = ConsoleFormatter("line", ansi=False), ConsoleFormatter("detailed", ansi=False)
+    message = LogFormatter()
     for event in events:
         expected = detailed(event).split("\n", 1)[0].strip() if event.event != "llm_new_token" \
             else "token tok"
         assert line(event) == expected, event.event
         assert line(event), event.event
+        assert message(event).startswith(expected), event.event
+        if event.event == "llm_end":
+            assert message(event) == expected + ' -> "the answer"'
 
 
 def test_bad_options_fail_at_construction() -> None:

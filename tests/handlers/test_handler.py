@@ -55,14 +55,15 @@ def test_trace_state_is_freed() -> None:
     handler, _ = collect()
     for _ in range(3):
         chain().invoke({"q": "x"}, config={"callbacks": [handler]})
-    assert handler._runs == {} and handler._trace_runs == {}
+    assert handler._tracker.runs == {} and handler._tracker.trace_runs == {}
     root, child = uuid.uuid4(), uuid.uuid4()
     handler.on_chain_start({}, {}, run_id=root)
     handler.on_chain_start({}, {}, run_id=child, parent_run_id=root)  # ends after its root
     handler.on_chain_end({}, run_id=root)
-    assert list(handler._runs) == [child] and handler._trace_runs == {}
+    assert list(handler._tracker.runs) == [child] and handler._tracker.trace_runs == {}
     handler.on_chain_end({}, run_id=child)
-    assert handler._runs == {} and handler._trace_runs == {} and not handler._outliving
+    tracker = handler._tracker
+    assert tracker.runs == {} and tracker.trace_runs == {} and not tracker.outliving
 
 
 def test_lifecycle_disorder_is_recorded_not_raised() -> None:

@@ -7,6 +7,8 @@ import json
 import logging
 import logging.handlers
 import queue
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,13 @@ from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from loguru import logger as loguru_logger
 
 from chainsink import (
+    CallbackHandler,
     Event,
     LoggingCallbackHandler,
     LoguruCallbackHandler,
     StructlogCallbackHandler,
 )
+from chainsink.formatters import JsonlFormatter, strip_ansi
 
 WORKLOADS: dict[str, Callable[[list[Any]], Any]] = {
     "retriever_chain": workloads.retriever_chain,
@@ -242,3 +246,202 @@ def test_bad_levels_fail_at_construction() -> None:
         StructlogCallbackHandler(level="loud")
     with pytest.raises(ValueError):
         LoggingCallbackHandler(level="LOUD")
+
+
+# -- with the logger's default configuration: brief messages named after the run ---------------
+
+#: The run keys every record carries (the JSONL record's, after v, ts and event).
+RUN_KEYS = ("run_id", "parent_run_id", "trace_id", "depth", "name", "run_type", "tags",
+            "metadata")
+
+
+def reference_records(out: io.StringIO) -> list[dict[str, Any]]:
+    """The JSONL records a plain JSONL handler wrote for the same run."""
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_loguru_default_format_names_the_run_and_says_what_happened() -> None:
+    """With loguru's default format a line's source is the run (``chainsink:<run>:<depth>``),
+    not chainsink's code, and the model's line carries its answer, duration and tokens."""
+    out = io.StringIO()
+    sink_id = loguru_logger.add(out, level="INFO", colorize=False)  # loguru's default format
+    try:
+        answer = workloads.invoke_lcel([LoguruCallbackHandler()])
+    finally:
+        loguru_logger.remove(sink_id)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8
+    internals = re.compile(r"chainsink\.(sinks|handlers)|_emit|write")
+    assert not [line for line in lines if internals.search(line)]
+    assert "| chainsink:RunnableSequence:0 - > Entering new RunnableSequence chain... " \
+           '{"topic":"parrots"}' in lines[0]
+    (model,) = [line for line in lines if "ScriptedChatModel finished" in line]
+    assert "| chainsink:ScriptedChatModel:1 - > ScriptedChatModel finished (" in model
+    assert model.endswith(f' ms) [fake-chat-1] tokens: 11 in, 7 out, 18 total -> "{answer}"')
+
+
+def test_loguru_extra_is_the_whole_record_and_the_source_is_the_run(tmp_path: Path) -> None:
+    """``serialize=True`` writes the JSONL record in ``extra``, key for key; the record's
+    name, function and line are ``chainsink``, the run's name and its depth."""
+    path, reference = tmp_path / "loguru.jsonl", io.StringIO()
+    sink_id = loguru_logger.add(path, serialize=True, level="INFO")
+    try:
+        workloads.invoke_lcel([LoguruCallbackHandler(), CallbackHandler(reference,
+                                                                        JsonlFormatter())])
+    finally:
+        loguru_logger.remove(sink_id)
+    records = [json.loads(line)["record"] for line in path.read_text().splitlines()]
+    expected = reference_records(reference)
+    assert [r["extra"]["event"] for r in records] == [r["event"] for r in expected]
+    for record, want in zip(records, expected, strict=True):
+        assert list(record["extra"]) == list(want)
+        assert {k: record["extra"][k] for k in RUN_KEYS} == {k: want[k] for k in RUN_KEYS}
+        assert (record["name"], record["function"], record["line"]) == (
+            "chainsink", want["name"], want["depth"])
+
+
+def test_loguru_disable_chainsink_silences_it() -> None:
+    """``logger.disable("chainsink")`` drops chainsink's records, as for any library."""
+    out = io.StringIO()
+    sink_id = loguru_logger.add(out, level="INFO", format="{message}")
+    try:
+        loguru_logger.disable("chainsink")
+        try:
+            workloads.invoke_lcel([LoguruCallbackHandler()])
+        finally:
+            loguru_logger.enable("chainsink")
+        assert out.getvalue() == ""
+        workloads.invoke_lcel([LoguruCallbackHandler()])
+    finally:
+        loguru_logger.remove(sink_id)
+    assert out.getvalue().count("\n") == 8
+
+
+@pytest.mark.parametrize("configured", ["default", "wrapped"])
+def test_structlog_console_renderer_gets_one_short_line_per_event(
+        configured: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """With structlog's defaults (ConsoleRenderer), or a logger wrapped with a
+    ConsoleRenderer, each event is one readable line: the brief message, no run ids, record
+    timestamp, tags or metadata after it."""
+    structlog.reset_defaults()
+    out, reference = io.StringIO(), io.StringIO()
+    logger = None if configured == "default" else structlog.wrap_logger(
+        structlog.PrintLogger(out), processors=[structlog.processors.add_log_level,
+                                                structlog.dev.ConsoleRenderer(colors=False)])
+    try:
+        answer = workloads.invoke_lcel([StructlogCallbackHandler(logger),
+                                        CallbackHandler(reference, JsonlFormatter())])
+    finally:
+        structlog.reset_defaults()
+    written = capsys.readouterr().out if logger is None else out.getvalue()
+    lines = [strip_ansi(line) for line in written.splitlines()]
+    assert len(lines) == len(reference_records(reference)) == 8
+    for line in lines:
+        assert re.search(r"\[info\s*\] > ", line), line
+        assert not re.search(r" \w+=", line), line  # no key=value after the message
+        assert len(line) < 200, line
+    assert lines[-1].endswith(f' ms) -> "{answer}"')
+
+
+def test_structlog_configured_json_renderer_gets_every_field() -> None:
+    """A JSONRenderer configured for structlog (after the handler was made) gets the whole
+    record: every JSONL key, the kind as ``lc_event``, the brief message as ``event``."""
+    out, reference = io.StringIO(), io.StringIO()
+    handler = StructlogCallbackHandler()  # follows structlog's configuration at each call
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+        logger_factory=structlog.PrintLoggerFactory(out))
+    try:
+        workloads.invoke_lcel([handler, CallbackHandler(reference, JsonlFormatter())])
+    finally:
+        structlog.reset_defaults()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    expected = reference_records(reference)
+    assert [r["lc_event"] for r in records] == [r["event"] for r in expected]
+    for record, want in zip(records, expected, strict=True):
+        assert set(record) == set(want) | {"lc_event", "level"}
+        assert {k: record[k] for k in RUN_KEYS} == {k: want[k] for k in RUN_KEYS}
+        assert record["event"].startswith("> ")
+
+
+def test_stdlib_message_is_brief_and_fields_are_attributes() -> None:
+    """stdlib logging gets the same brief message; every record key is a LogRecord attribute
+    (``name`` as ``run_name``)."""
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    logger = logging.getLogger("test.chainsink.brief")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(Keep())
+    reference = io.StringIO()
+    try:
+        answer = workloads.invoke_lcel([LoggingCallbackHandler(logger),
+                                        CallbackHandler(reference, JsonlFormatter())])
+    finally:
+        logger.handlers.clear()
+    expected = reference_records(reference)
+    assert [r.event for r in kept] == [r["event"] for r in expected]  # type: ignore[attr-defined]
+    for record, want in zip(kept, expected, strict=True):
+        for key in want:
+            assert hasattr(record, "run_name" if key == "name" else key), key
+        assert record.run_name == want["name"]  # type: ignore[attr-defined]
+        assert record.run_id == want["run_id"]  # type: ignore[attr-defined]
+    model = [r.getMessage() for r in kept if r.event == "llm_end"]  # type: ignore[attr-defined]
+    assert model == [model[0]] and model[0].endswith(
+        f' ms) [fake-chat-1] tokens: 11 in, 7 out, 18 total -> "{answer}"')
+
+
+def test_loguru_records_from_an_event_loop_keep_the_run_and_the_caller(tmp_path: Path) -> None:
+    """On an event loop loguru records are logged by the sink's writer thread, yet keep the
+    run as their source, the caller's thread, and the whole record in ``extra``."""
+    import asyncio
+
+    path = tmp_path / "loguru.jsonl"
+    sink_id = loguru_logger.add(path, serialize=True, level="INFO")
+    handler = LoguruCallbackHandler()
+    try:
+        asyncio.run(workloads.ainvoke_lcel([handler]))
+        handler.close()  # waits for the writer thread
+    finally:
+        loguru_logger.remove(sink_id)
+    records = [json.loads(line)["record"] for line in path.read_text().splitlines()]
+    assert len(records) == 8
+    for record in records:
+        assert (record["name"], record["function"]) == ("chainsink", record["extra"]["name"])
+        assert record["thread"]["name"] == "MainThread"
+        assert set(RUN_KEYS) <= set(record["extra"])
+
+
+#: How each kind's message starts, by the run's name.
+HEADS = {"chain_start": "> Entering new {} ", "chain_end": "> Finished {} ",
+         "chat_model_start": "> Chat model {} started", "llm_end": "> {} finished"}
+
+
+def test_loguru_records_from_many_threads_keep_their_own_fields(tmp_path: Path) -> None:
+    """Eight threads logging through one handler at once, switching as often as they can:
+    each record carries its own event's fields, message and source, none another's."""
+    path, reference = tmp_path / "loguru.jsonl", io.StringIO()
+    sink_id = loguru_logger.add(path, serialize=True, level="INFO")
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workloads.batch_lcel_threaded([LoguruCallbackHandler(),
+                                       CallbackHandler(reference, JsonlFormatter())])
+    finally:
+        sys.setswitchinterval(switch)
+        loguru_logger.remove(sink_id)
+    records = [json.loads(line)["record"] for line in path.read_text().splitlines()]
+    expected = {(r["run_id"], r["event"]): r for r in reference_records(reference)}
+    assert sorted((r["extra"]["run_id"], r["extra"]["event"]) for r in records) == sorted(
+        expected)
+    assert len(records) == 8 * workloads.N_BATCH
+    for record in records:
+        extra = record["extra"]
+        want = expected[extra["run_id"], extra["event"]]
+        assert {k: extra[k] for k in RUN_KEYS} == {k: want[k] for k in RUN_KEYS}
+        assert (record["function"], record["line"]) == (want["name"], want["depth"])
+        assert record["message"].startswith(HEADS[want["event"]].format(want["name"]))

@@ -40,7 +40,7 @@ ANSI_IN_FILE = {
 
 def _first_difference(expected: str, got: str) -> str:
     """Human-readable description of where two outputs first differ."""
-    for i, (a, b) in enumerate(zip(expected, got)):
+    for i, (a, b) in enumerate(zip(expected, got, strict=False)):
         if a != b:
             return (
                 f"first difference at index {i}: expected {expected[i:i + 60]!r} "
@@ -59,8 +59,11 @@ def _assert_same(expected: str, got: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(ORDERED_WORKLOADS))
-def test_classic_stdout_matches_langchain_core(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """chainsink.StdOutCallbackHandler(style="classic") prints exactly what langchain-core's handler prints."""
+def test_classic_stdout_matches_langchain_core(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """chainsink.StdOutCallbackHandler(style="classic") prints exactly what langchain-core's
+    handler prints."""
     workload = ORDERED_WORKLOADS[name]
     capsys.readouterr()
     workload([CoreStdOutCallbackHandler()])
@@ -76,7 +79,8 @@ def test_classic_stdout_matches_langchain_core(name: str, capsys: pytest.Capture
 def test_classic_stdout_default_color_matches(
     name: str, color: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With a default color, chainsink's classic console colors text exactly as langchain-core does."""
+    """With a default color, chainsink's classic console colors text exactly as langchain-core
+    does."""
     workload = ORDERED_WORKLOADS[name]
     capsys.readouterr()
     workload([CoreStdOutCallbackHandler(color=color)])
@@ -88,14 +92,18 @@ def test_classic_stdout_default_color_matches(
 
 
 def test_classic_handler_is_a_langchain_stdout_handler() -> None:
-    """chainsink.StdOutCallbackHandler subclasses langchain-core's StdOutCallbackHandler (so verbose=True does not double-print)."""
+    """chainsink.StdOutCallbackHandler subclasses langchain-core's StdOutCallbackHandler (so
+    verbose=True does not double-print)."""
     handler = chainsink.StdOutCallbackHandler()
     assert isinstance(handler, CoreStdOutCallbackHandler)
 
 
 @pytest.mark.parametrize("name", list(VERBOSE_WORKLOADS))
-def test_classic_stdout_under_verbose_matches(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """Under verbose=True, chainsink's classic handler prints what langchain-core's handler prints there (no double print)."""
+def test_classic_stdout_under_verbose_matches(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under verbose=True, chainsink's classic handler prints what langchain-core's handler
+    prints there (no double print)."""
     workload = VERBOSE_WORKLOADS[name]
     capsys.readouterr()
     workload([])  # LangChain injects its own (non-inheritable) StdOutCallbackHandler
@@ -137,7 +145,8 @@ def _run_with_files(name: str, tmp_path: Path) -> tuple[str, str, str]:
 
 @pytest.mark.parametrize("name", list(ALL_ORDERED))
 def test_ansi_file_matches_langchain_core_file(name: str, tmp_path: Path) -> None:
-    """FileCallbackHandler(format="ansi") writes exactly langchain-core's FileCallbackHandler file."""
+    """FileCallbackHandler(format="ansi") writes exactly langchain-core's FileCallbackHandler
+    file."""
     core, ansi, _ = _run_with_files(name, tmp_path)
     assert core.strip(), f"langchain-core wrote nothing for {name}"
     if name in ANSI_IN_FILE:
@@ -147,7 +156,8 @@ def test_ansi_file_matches_langchain_core_file(name: str, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("name", list(ALL_ORDERED))
 def test_text_file_is_langchain_core_file_without_ansi(name: str, tmp_path: Path) -> None:
-    """FileCallbackHandler(format="text") writes langchain-core's file with every ANSI escape removed."""
+    """FileCallbackHandler(format="text") writes langchain-core's file with every ANSI escape
+    removed."""
     core, _, text = _run_with_files(name, tmp_path)
     expected = ANSI_RE.sub("", core)
     assert expected.strip(), f"langchain-core wrote nothing for {name}"

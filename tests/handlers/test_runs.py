@@ -150,7 +150,9 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
 
 def _start(t: Traced, run_id: str) -> dict[str, Any]:
     starts = [rec for _, rec in t.by_run.get(run_id, []) if rec["event"] in START_KINDS]
-    assert len(starts) == 1, f"{t.name}: run {run_id} ({t.runs[run_id].name}) has {len(starts)} start events"
+    assert len(starts) == 1, (
+        f"{t.name}: run {run_id} ({t.runs[run_id].name}) has {len(starts)} start events"
+    )
     return starts[0]
 
 
@@ -158,7 +160,9 @@ def _terminal(t: Traced, run_id: str) -> dict[str, Any]:
     ends = [
         rec for _, rec in t.by_run.get(run_id, []) if rec["event"] in END_KINDS | ERROR_KINDS
     ]
-    assert len(ends) == 1, f"{t.name}: run {run_id} ({t.runs[run_id].name}) has {len(ends)} end/error events"
+    assert len(ends) == 1, (
+        f"{t.name}: run {run_id} ({t.runs[run_id].name}) has {len(ends)} end/error events"
+    )
     return ends[0]
 
 
@@ -167,7 +171,8 @@ def _terminal(t: Traced, run_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", ALL_WORKLOADS)
 def test_jsonl_lines_have_the_schema_keys(name: str, traced) -> None:
-    """Every JSONL line is a JSON object with v=1, a known event and all common keys of the right types."""
+    """Every JSONL line is a JSON object with v=1, a known event and all common keys of the
+    right types."""
     t = traced(name)
     assert t.records, f"{name}: empty JSONL file"
     for rec in t.records:
@@ -200,19 +205,26 @@ def test_jsonl_has_exactly_the_collectors_runs(name: str, traced) -> None:
 
 @pytest.mark.parametrize("name", ALL_WORKLOADS)
 def test_each_run_has_one_start_and_one_end(name: str, traced) -> None:
-    """Each traced run has exactly one start event (of its run type) and one end-or-error event after it."""
+    """Each traced run has exactly one start event (of its run type) and one end-or-error event
+    after it."""
     t = traced(name)
     for run_id, run in t.runs.items():
         start = _start(t, run_id)
         end = _terminal(t, run_id)
         allowed = START_FOR_RUN_TYPE.get(run.run_type, {"chain_start"})
-        assert start["event"] in allowed, f"{name}: {run.run_type} run {run.name} started with {start['event']}"
+        assert start["event"] in allowed, (
+            f"{name}: {run.run_type} run {run.name} started with {start['event']}"
+        )
         if run.error:
-            assert end["event"] in ERROR_KINDS, f"{name}: {run.name} errored but logged {end['event']}"
+            assert end["event"] in ERROR_KINDS, (
+                f"{name}: {run.name} errored but logged {end['event']}"
+            )
         else:
             assert end["event"] in END_KINDS, f"{name}: {run.name} ended but logged {end['event']}"
         family = "llm" if start["event"] == "chat_model_start" else start["event"].split("_")[0]
-        assert end["event"].split("_")[0] == family, f"{name}: {start['event']} closed by {end['event']}"
+        assert end["event"].split("_")[0] == family, (
+            f"{name}: {start['event']} closed by {end['event']}"
+        )
         positions = {rec["event"]: i for i, rec in t.by_run[run_id]}
         assert positions[start["event"]] < positions[end["event"]]
 
@@ -225,7 +237,8 @@ def test_parent_and_trace_ids_match_the_collector(name: str, traced) -> None:
         expected_parent = str(run.parent_run_id) if run.parent_run_id else None
         for _, rec in t.by_run.get(run_id, []):
             assert rec["parent_run_id"] == expected_parent, (
-                f"{name}: {rec['event']} of {run.name}: parent {rec['parent_run_id']} != {expected_parent}"
+                f"{name}: {rec['event']} of {run.name}: "
+                f"parent {rec['parent_run_id']} != {expected_parent}"
             )
             assert rec["trace_id"] == str(run.trace_id), (
                 f"{name}: {rec['event']} of {run.name}: trace {rec['trace_id']} != {run.trace_id}"
@@ -239,7 +252,9 @@ def test_names_match_the_collector(name: str, traced) -> None:
     for run_id, run in t.runs.items():
         assert _start(t, run_id)["name"] == run.name
         for _, rec in t.by_run.get(run_id, []):
-            assert rec["name"] == run.name, f"{name}: {rec['event']} named {rec['name']!r}, run is {run.name!r}"
+            assert rec["name"] == run.name, (
+                f"{name}: {rec['event']} named {rec['name']!r}, run is {run.name!r}"
+            )
 
 
 @pytest.mark.parametrize("name", ALL_WORKLOADS)
@@ -254,7 +269,8 @@ def test_depth_and_run_type_match_the_collector_tree(name: str, traced) -> None:
 
 @pytest.mark.parametrize("name", ALL_WORKLOADS)
 def test_errors_carry_exception_type_and_message(name: str, traced) -> None:
-    """Errored runs log error.type = exception class name and error.message = str(exc); others log no error."""
+    """Errored runs log error.type = exception class name and error.message = str(exc); others
+    log no error."""
     t = traced(name)
     errored = [run_id for run_id, run in t.runs.items() if run.error]
     error_events = [rec for rec in t.records if rec["event"] in ERROR_KINDS]
@@ -308,7 +324,8 @@ def test_llm_end_model_is_the_reported_model_name(name: str, traced) -> None:
 
 
 def test_concurrent_astream_runs_are_not_cross_wired(traced) -> None:
-    """In 20 concurrent astreams each root's llm_end usage and streamed tokens belong to that root's own run."""
+    """In 20 concurrent astreams each root's llm_end usage and streamed tokens belong to that
+    root's own run."""
     t = traced("astream_concurrent")
     assert len(t.roots) == N_CONCURRENT_ASTREAM
     for root in t.roots:

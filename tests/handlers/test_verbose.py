@@ -68,8 +68,8 @@ def test_existing_stdout_handler_is_not_doubled(capsys: pytest.CaptureFixture[st
     from langchain_core.prompts import PromptTemplate
 
     chainsink.install()
-    chain = LLMChain(llm=FakeListLLM(responses=["ok"]), prompt=PromptTemplate.from_template("p {x}"),
-                     verbose=True)
+    chain = LLMChain(llm=FakeListLLM(responses=["ok"]),
+                     prompt=PromptTemplate.from_template("p {x}"), verbose=True)
     chain.invoke({"x": 1}, config={"callbacks": [LangChainStdOut()]})
     out = capsys.readouterr().out
     assert out.count("> Entering new LLMChain chain...") == 1

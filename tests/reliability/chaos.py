@@ -510,4 +510,4 @@ def big_values() -> dict[str, Any]:
     }
 
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)

@@ -55,9 +55,9 @@ def collector() -> tuple[CallbackHandler, list[str]]:
 
 def assert_no_state(handler: CallbackHandler) -> None:
     """The handler remembers nothing about runs that have all ended."""
-    assert handler._runs == {}
-    assert handler._trace_runs == {}
-    assert handler._trace_usage == {}
+    assert handler._tracker.runs == {}
+    assert handler._tracker.trace_runs == {}
+    assert handler._tracker.trace_usage == {}
 
 
 def assert_tree(records: list[dict[str, Any]]) -> None:
@@ -288,7 +288,7 @@ def test_constructor_handler_sees_children_of_runs_it_never_saw() -> None:
     assert [r["event"] for r in records] == ["chat_model_start", "llm_end"] * 3
     assert all(r["parent_run_id"] is not None and r["depth"] == 0 for r in records)
     chaos.assert_runs_closed(records)
-    assert handler._runs == {} and handler._trace_runs == {}
+    assert handler._tracker.runs == {} and handler._tracker.trace_runs == {}
     chaos.count(GROUP, inputs=3, records=len(records))
 
 
@@ -464,7 +464,7 @@ def test_direct_model_calls_with_usage_leave_no_state() -> None:
             content=f"answer {i}", usage_metadata=workloads.make_usage(3, 4))]))
         model.invoke("hi", config={"callbacks": [handler]})
     chaos.count(GROUP, inputs=50, records=100)
-    assert len(handler._trace_usage) == 0
+    assert len(handler._tracker.trace_usage) == 0
 
 
 def test_root_llm_end_with_usage_is_recorded() -> None:

@@ -157,7 +157,7 @@ async def settle(handler: Any) -> None:
     """Let the event loop finalize what a closed stream left (inner async generators are
     closed by the loop's finalizer, a few steps later) until no run is open (2 s at most)."""
     for _ in range(200):
-        if not handler._runs:
+        if not handler._tracker.runs:
             return
         await asyncio.sleep(0.01)
 
@@ -444,7 +444,7 @@ def test_runs_outliving_their_root_are_bounded_and_closed_at_abort() -> None:
     """Runs still open when their root ends stay tracked until they end; past the cap the
     oldest is closed as aborted (its late end dropped), and abort_open_runs closes the rest."""
     handler, records = collector()
-    handler._max_outliving = 3
+    handler._tracker.max_outliving = 3
     children = []
     for _ in range(5):
         root, child = uuid.uuid4(), uuid.uuid4()
@@ -452,7 +452,7 @@ def test_runs_outliving_their_root_are_bounded_and_closed_at_abort() -> None:
         handler.on_chain_start({}, {}, run_id=child, parent_run_id=root)
         handler.on_chain_end({}, run_id=root)
         children.append((root, child))
-    assert set(handler._runs) == {child for _, child in children[2:]}
+    assert set(handler._tracker.runs) == {child for _, child in children[2:]}
     for _, child in children:  # every child ends late; the two evicted ones are not repeated
         handler.on_chain_end({"late": True}, run_id=child)
     ends = [r for r in records if r["event"] in ("chain_end", "chain_error")]
@@ -462,7 +462,8 @@ def test_runs_outliving_their_root_are_bounded_and_closed_at_abort() -> None:
     assert [r["run_id"] for r in late] == [str(c) for _, c in children[2:]]
     assert all(r["trace_id"] == str(root) for r, (root, _) in zip(late, children[2:],
                                                                 strict=True))
-    assert handler._runs == {} and handler._trace_runs == {} and not handler._outliving
+    tracker = handler._tracker
+    assert tracker.runs == {} and tracker.trace_runs == {} and not tracker.outliving
 
     root, child = uuid.uuid4(), uuid.uuid4()
     handler.on_chain_start({}, {}, run_id=root)
@@ -470,7 +471,7 @@ def test_runs_outliving_their_root_are_bounded_and_closed_at_abort() -> None:
     handler.on_chain_end({}, run_id=root)
     handler.abort_open_runs("closing")
     assert records[-1]["run_id"] == str(child) and records[-1]["aborted"] is True
-    assert handler._runs == {} and not handler._outliving
+    assert handler._tracker.runs == {} and not handler._tracker.outliving
     chaos.count(GROUP, inputs=6, records=len(records))
 
 

@@ -44,8 +44,8 @@ from chainsink import (
     StdOutCallbackHandler,
     StructlogCallbackHandler,
 )
-from chainsink._schema import Event
 from chainsink._jsonable import to_jsonable
+from chainsink._schema import Event
 from chainsink.formatters import JsonlFormatter
 from chainsink.processors import Truncator
 

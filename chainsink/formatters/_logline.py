@@ -1,0 +1,251 @@
+"""Log lines: everything one call to the user's logger needs, decided from an event.
+
+loguru's split between deciding and writing: its handler picks the level and formats, its sinks
+only write. Here :class:`LogFormatter` decides (the level an event logs at, its brief message, its
+structured fields) and the logger sinks in :mod:`chainsink.sinks` only hand a :class:`LogLine`
+to loguru, structlog or ``logging``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chainsink._jsonable import clean_text, dumps
+from chainsink._schema import ERROR_KINDS, EVENT_KINDS, PLACEHOLDER_INPUTS, Event
+from chainsink.formatters._console import ConsoleFormatter
+from chainsink.formatters._jsonl import json_record
+from chainsink.formatters._styles import inert
+
+Level = int | str
+"""A level in the logger's own terms: ``logging.INFO``, loguru's ``"INFO"``, structlog's
+``"info"``."""
+
+#: How many characters of a run's content (an answer, a tool's output, a chain's inputs or
+#: outputs) a message shows before ``...``.
+CLIP = 100
+
+
+class LogLine(str):
+    """One call to a logger: the brief message (the string itself), its level and fields.
+
+    A ``str``, as loguru hands its sinks a ``Message`` string carrying the record: any sink
+    can write it as text, and the logger sinks also read :attr:`level` and :attr:`fields`.
+
+    Attributes:
+        level: The level to log at, in the logger's own terms.
+        fields: The event's JSONL record as plain JSON values (keys the logger reserves
+            renamed), or None for a message without fields.
+    """
+
+    __slots__ = ("fields", "level")
+
+    level: Level
+    fields: dict[str, Any] | None
+
+    def __new__(cls, message: str, level: Level = logging.INFO,
+                fields: dict[str, Any] | None = None) -> LogLine:
+        """A line saying ``message`` at ``level`` with ``fields``."""
+        line = super().__new__(cls, message)
+        line.level = level
+        line.fields = fields
+        return line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str.__str__(self), self.level, self.fields)
+
+
+class LogFormatter:
+    """Turn each event into a :class:`LogLine`: what the user's logger is called with.
+
+    The logger handlers (``LoguruCallbackHandler``, ``StructlogCallbackHandler``,
+    ``LoggingCallbackHandler``) pair one with the matching logger sink; the sink only writes.
+
+    - The level: an error event at ``error``, except a run that stopped without failing (its
+      record flagged ``interrupted`` or ``aborted``: cancelled, interrupted, its stream
+      closed, closed at exit) at ``warning``, and a LangGraph handoff at ``level``, so that
+      alerting on ERROR does not fire for them; a streamed token at ``token``; any other
+      event at ``level``.
+    - The message says what happened in brief: the event's one line of the detailed console
+      (``ConsoleFormatter("line")``: the run, what it did, its duration and token usage),
+      then, clipped to :data:`CLIP` characters, the content that says the most: the model's
+      answer (or the tools it calls), a tool's input and output, the inputs and outputs of a
+      trace's root chain (not of the steps inside it), an agent's tool input and return
+      values, a retriever's query. For example
+      ``> ChatModel finished (12.0 ms) [gpt-x] tokens: 5 in, 10 out, 15 total -> "The
+      answer is..."``. The message is one line unless an error message or a name holds a
+      newline; the run's text never controls a terminal (see
+      :func:`~chainsink.formatters.inert`).
+    - The fields: the event's JSONL record as plain JSON values (``v``, ``ts``, ``event``,
+      ``run_id``, ``trace_id``, ``name``, ... and the event's own), so structured output
+      (loguru's ``serialize=True``, structlog's ``JSONRenderer``, a JSON ``logging``
+      formatter) gets the whole record.
+
+    Args:
+        level: The level of ordinary events, in the logger's terms (``logging.INFO``,
+            ``"INFO"`` for loguru, ``"info"`` for structlog).
+        error: The level of a failed run's error event.
+        warning: The level of a run that stopped without failing.
+        token: The level of a streamed token.
+        rename: Record keys the logger reserves, with the names they take instead: stdlib
+            ``logging`` reserves its LogRecord attributes (``name`` becomes ``run_name``),
+            structlog its ``event`` (the message; the kind becomes ``lc_event``).
+
+    >>> from chainsink.formatters import LogFormatter
+    >>> lines = LogFormatter("INFO", error="ERROR", warning="WARNING", token="TRACE")
+    >>> lines.level_for("tool_error"), lines.level_for("llm_new_token")
+    ('ERROR', 'TRACE')
+    """
+
+    #: Renders every kind (the logger's level decides what is kept).
+    kinds = frozenset(EVENT_KINDS)
+
+    def __init__(self, level: Level = logging.INFO, *, error: Level = logging.ERROR,
+                 warning: Level = logging.WARNING, token: Level = logging.DEBUG,
+                 rename: Mapping[str, str] | None = None) -> None:
+        for name, value in (("level", level), ("error", error), ("warning", warning),
+                            ("token", token)):
+            if type(value) not in (int, str):
+                raise TypeError(f"{name} must be a level name or number, not {value!r}")
+        self.level = level
+        self.error = error
+        self.warning = warning
+        self.token = token
+        self.rename: dict[str, str] = dict(rename or {})
+        # a few names (structlog's one) are looked up in the record; many (LogRecord's) the
+        # other way round
+        self._few_renames = len(self.rename) <= 4
+        self._line = ConsoleFormatter("line", ansi=False)
+        self._by_kind = {kind: error if kind in ERROR_KINDS else
+                         token if kind == "llm_new_token" else level for kind in EVENT_KINDS}
+
+    def level_for(self, kind: str) -> Level:
+        """The level events of ``kind`` log at, before their data is known (an error kind at
+        ``error``): a sink asks it once per kind to tell a handler which kinds its logger
+        would drop, so that these cost (almost) nothing."""
+        return self._by_kind.get(kind, self.level)
+
+    def level_of(self, event: Event) -> Level:
+        """The level ``event`` logs at (see the class docstring)."""
+        kind = event.event
+        if kind in ERROR_KINDS:
+            data = event.data
+            if data.get("interrupted") is True or data.get("aborted") is True:
+                return self.level if data.get("interrupt") == "handoff" else self.warning
+            return self.error
+        return self._by_kind.get(kind, self.level)
+
+    def __call__(self, event: Event) -> LogLine:
+        """The line for ``event`` (empty when the console line is: nothing is logged)."""
+        message = self._line(event)
+        if not message:
+            return LogLine("", self.level, None)
+        fields = json_record(event)
+        kind = event.event
+        shown = _SHOWN.get(kind)
+        if shown is not None and (event.depth == 0 or not shown[2]):
+            gist = shown[1](fields)
+            if gist:
+                # JSON escaped the content's C0 controls; DEL and C1 ones (or a tool's name)
+                # are shown as text, on the message's line (a cheap check first: inert() is
+                # a regex substitution)
+                if not (gist.isascii() and gist.isprintable()) and _CONTROLS.search(gist):
+                    gist = inert(gist).replace("\n", "\\n")
+                message = message + shown[0] + gist
+        rename = self.rename
+        if rename:
+            for key in (rename if self._few_renames else list(fields)):
+                if key in fields and key in rename:
+                    fields[rename[key]] = fields.pop(key)
+        line = _new_str(LogLine, clean_text(message))  # LogLine(...) minus a Python call
+        line.level = self._by_kind.get(kind, self.level) if kind not in ERROR_KINDS else (
+            self.level_of(event))
+        line.fields = fields
+        return line
+
+
+# -- the content a message shows, from the record's plain JSON fields -------------------------
+
+_new_str = str.__new__
+
+#: Characters :func:`~chainsink.formatters.inert` shows as text.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _clip(value: Any) -> str:
+    """``value`` in brief, on one line: a string quoted (JSON escapes), anything else as compact
+    JSON, cut at :data:`CLIP` characters."""
+    if isinstance(value, str):
+        return dumps(value if len(value) <= CLIP else value[:CLIP] + "...").decode("utf-8")
+    text = dumps(value).decode("utf-8")
+    return text if len(text) <= CLIP else text[:CLIP] + "..."
+
+
+def _said(value: Any) -> str:
+    """What a message (or a state holding ``messages``) says: its content, or the tools it
+    calls (``calculator({"expression":"2 + 2"})``); any other value as it is."""
+    if isinstance(value, dict):
+        messages = value.get("messages")
+        if "content" not in value and isinstance(messages, list) and messages:
+            value = messages[-1]
+        if isinstance(value, dict) and "content" in value and "type" in value:
+            content = value["content"]
+            calls = value.get("tool_calls")
+            if not content and isinstance(calls, list) and calls:
+                text = ", ".join(
+                    f"{call.get('name')}({dumps(call.get('args')).decode('utf-8')})"
+                    if isinstance(call, dict) else dumps(call).decode("utf-8")
+                    for call in calls)
+                return text if len(text) <= CLIP else text[:CLIP] + "..."
+            return _clip(content)
+    return _clip(value)
+
+
+def _answer(fields: dict[str, Any]) -> str:
+    """A model's first generation: its message's content or tool calls, else its text."""
+    outputs = fields.get("outputs")
+    batches = outputs.get("generations") if isinstance(outputs, dict) else None
+    first = batches[0] if isinstance(batches, list) and batches else None
+    generation = first[0] if isinstance(first, list) and first else None
+    if not isinstance(generation, dict):
+        return "" if outputs is None else _clip(outputs)
+    message = generation.get("message")
+    return _said(message) if isinstance(message, dict) else _clip(generation.get("text"))
+
+
+def _inputs(fields: dict[str, Any]) -> str:
+    """A chain's inputs, unless LangChain passed none yet (a streamed chain's come at its
+    end) or only its placeholder."""
+    inputs = fields.get("inputs")
+    if fields.get("defers_inputs") or inputs is None or inputs in ({}, PLACEHOLDER_INPUTS):
+        return ""
+    return _said(inputs)
+
+
+def _chain_end(fields: dict[str, Any]) -> str:
+    outputs = fields.get("outputs")
+    return "" if outputs is None or outputs == {} else _said(outputs)
+
+
+def _field(key: str) -> Callable[[dict[str, Any]], str]:
+    def shown(fields: dict[str, Any]) -> str:
+        value = fields.get(key)
+        return "" if value is None else _said(value)
+    return shown
+
+
+#: What each kind's message shows after its console line, with which separator (a start shows
+#: what went in, an end what came out), and whether only at a trace's root: the inner steps
+#: of a chain pass along what its root, its models and tools already show.
+_SHOWN: dict[str, tuple[str, Callable[[dict[str, Any]], str], bool]] = {
+    "chain_start": (" ", _inputs, True),
+    "chain_end": (" -> ", _chain_end, True),
+    "llm_end": (" -> ", _answer, False),
+    "tool_start": (" ", _field("input_str"), False),
+    "tool_end": (" -> ", _field("outputs"), False),
+    "retriever_start": (" ", _field("query"), False),
+    "agent_action": (" ", _field("tool_input"), False),
+    "agent_finish": (" -> ", _field("return_values"), False),
+}

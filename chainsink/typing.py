@@ -1,0 +1,132 @@
+"""The contracts of chainsink's building blocks, as Protocols (like ``structlog.typing``).
+
+A handler is a :class:`Formatter` plus a :class:`Sink` after :class:`Processor` s. Each may
+offer optional hooks, each declared here as a Protocol of its own; a handler looks for them
+once (when it is made, or once per run) and works without them. Write your own sink or
+processor against these; nothing in the handler's internals needs reading.
+
+    >>> from chainsink import CallbackHandler
+    >>> def shout(event):                       # a Formatter
+    ...     return f"{event.event.upper()} {event.name}\\n"
+    >>> handler = CallbackHandler(print, shout, processors=())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from chainsink._schema import Event
+from chainsink.processors import TokenRule
+
+__all__ = [
+    "AcceptsKinds",
+    "Formatter",
+    "HoldsEvents",
+    "KnowsClosed",
+    "Processor",
+    "RendersKinds",
+    "RendersTokenLines",
+    "Sink",
+    "StatesTokenRule",
+    "TokenRule",
+    "WritesBytes",
+]
+
+
+class Formatter(Protocol):
+    """Turns an event into text (``""`` to write nothing); never does I/O. A plain function
+    ``(event) -> str`` is one."""
+
+    def __call__(self, event: Event, /) -> str: ...
+
+
+@runtime_checkable
+class RendersKinds(Protocol):
+    """Optional formatter hook: the event kinds it renders (None: every kind). A handler is
+    not even called by LangChain for kinds none of its formatter's kinds need (its
+    ``ignore_llm``, ``ignore_retriever``, ... switches), and drops other kinds before
+    processing them."""
+
+    kinds: Collection[str] | None
+
+
+@runtime_checkable
+class RendersTokenLines(Protocol):
+    """Optional formatter hook: a fast renderer for one run's streamed tokens.
+
+    ``token_line(event)`` (``event`` a token event of the run, with empty ``data``) returns
+    ``line(ts, token) -> bytes``, the UTF-8 text ``__call__`` would render for that run's
+    ``llm_new_token`` event at ``ts`` carrying ``token`` (or None: no fast renderer). With a
+    sink that :class:`WritesBytes` and processors that each state a :class:`TokenRule`, the
+    handler writes tokens without building events.
+    """
+
+    def token_line(self, event: Event) -> Callable[[float, str], bytes] | None: ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where formatted text goes. ``chainsink.sinks.Sink`` is an abstract base class that
+    follows this; :func:`chainsink.sinks.make_sink` turns paths, streams and callables into
+    sinks."""
+
+    def write(self, text: str, event: Any = None) -> None:
+        """Accept one formatted record (and the event it came from); report failures on
+        stderr instead of raising them into the run."""
+
+    def flush(self) -> None:
+        """Write out anything buffered."""
+
+    def close(self) -> None:
+        """Flush and release resources; safe to call twice."""
+
+
+@runtime_checkable
+class AcceptsKinds(Protocol):
+    """Optional sink hook: whether it takes events of a kind right now (a logger at INFO
+    takes no streamed tokens). Asked before an event is built or processed."""
+
+    def accepts(self, kind: str) -> bool: ...
+
+
+@runtime_checkable
+class KnowsClosed(Protocol):
+    """Optional sink hook: ``closed`` is True once the sink was closed; a handler then
+    records nothing more (not even the aborted ends of its open runs at exit)."""
+
+    closed: bool
+
+
+@runtime_checkable
+class WritesBytes(Protocol):
+    """Optional sink hook: take one already-encoded UTF-8 record (see
+    :class:`RendersTokenLines`)."""
+
+    def write_bytes(self, data: bytes) -> None: ...
+
+
+class Processor(Protocol):
+    """Takes an event and returns it, a changed copy (``event.replace(...)``), None to drop
+    it, or a tuple of events: ones it held back before (such as streamed tokens that may
+    start a secret) released with it, each then seen by the processors after it. Events are
+    never changed in place."""
+
+    def __call__(self, event: Event, /) -> Event | tuple[Event, ...] | None: ...
+
+
+@runtime_checkable
+class StatesTokenRule(Protocol):
+    """Optional processor hook: ``token_rule(event)`` returns the :class:`TokenRule` the
+    processor follows for the streamed tokens of ``event``'s run (None: every token must go
+    through ``__call__``). Asked once per run, and again after a token took the full path."""
+
+    def token_rule(self, event: Event) -> TokenRule | None: ...
+
+
+@runtime_checkable
+class HoldsEvents(Protocol):
+    """Optional processor hook: ``release_all()`` returns the events it still holds back
+    (streams that never ended); the handler writes them when it is closed."""
+
+    def release_all(self) -> Iterable[Event]: ...
