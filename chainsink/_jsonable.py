@@ -115,6 +115,16 @@ def _is_named(obj: Any) -> bool:
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 #: The converter found for each concrete type met (None: no registered class in its MRO).
 _FOUND: dict[type, Callable[[Any], Any] | None] = {}
+#: Whether chainsink.handlers registered LangChain's types.
+_langchain_taught = False
+
+
+def _teach_langchain() -> None:
+    global _langchain_taught  # noqa: PLW0603 - once per process
+    import chainsink.handlers  # noqa: F401 - registers LangChain's types on import
+
+    _langchain_taught = True
+    _FOUND.clear()  # answers found meanwhile by other threads
 
 
 def register(cls: type, convert: Callable[[Any], Any]) -> None:
@@ -133,11 +143,19 @@ def _registered(tp: type) -> Callable[[Any], Any] | None:
         return _FOUND[tp]
     except KeyError:
         pass
+    taught = _langchain_taught  # read first: registration done then is seen by the loop
     found = None
     for base in tp.__mro__:
         found = _CONVERTERS.get(base)
         if found is not None:
             break
+    if found is None and not taught and any(
+            base.__module__.startswith("langchain_core") for base in tp.__mro__):
+        # a LangChain object (or a user's subclass of one) met before any handler was made (a
+        # formatter called directly): the handler side teaches LangChain's types. LangChain
+        # is loaded already; a thread meeting one while another imports waits for the import.
+        _teach_langchain()
+        return _registered(tp)
     if len(_FOUND) >= 10_000:  # classes made on the fly must not grow it forever
         _FOUND.clear()
     _FOUND[tp] = found

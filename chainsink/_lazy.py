@@ -16,7 +16,7 @@ def lazy_names(package: str, where: dict[str, str], *,
     Args:
         package: The package's ``__name__``.
         where: Each lazy name and the module holding it (absolute, or relative to
-            ``package`` such as ``"._file"``).
+            ``package`` such as ``"._file_handlers"``).
         check: Called before the first import of any of them (e.g. to say which extra to
             install when a dependency is missing).
     """

@@ -152,8 +152,8 @@ RUN_KEYS: tuple[str, ...] = Event._fields[2:-1]
 #: Every record's first keys, in order.
 HEAD_KEYS: tuple[str, ...] = ("v", "ts", "event", *RUN_KEYS)
 
-#: What a reader uses for a run key that an old or foreign record lacks (ids have none: a
-#: record without a ``run_id`` gets a fresh one).
+#: What a reader uses for a run key that an old or foreign record lacks (ids have none here:
+#: a record without a usable ``run_id`` reads as the all-zero UUID).
 RUN_KEY_DEFAULTS: dict[str, Any] = {
     "parent_run_id": None, "depth": 0, "name": "<unknown>", "run_type": "chain", "tags": [],
     "metadata": {},

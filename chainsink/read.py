@@ -31,6 +31,7 @@ import os
 import sys
 import time
 import typing
+import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 from uuid import UUID
@@ -226,8 +227,20 @@ def read_events(path: str | os.PathLike[str] | IO[bytes], *,
         owned = True
     else:
         name, stream, owned = getattr(path, "name", "<stream>"), path, False
+    lineno = 0
     try:
-        for lineno, line, complete, problem in iter_lines(stream):
+        lines = iter_lines(stream)
+        while True:
+            try:
+                lineno, line, complete, problem = next(lines)
+            except StopIteration:
+                break
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                # a truncated or corrupt .gz: what came before it stands
+                report(BadLine(str(name), lineno + 1,
+                               f"compressed data ends early or is corrupt ({exc}); "
+                               "read stopped here"))
+                break
             if line is None:
                 report(BadLine(str(name), lineno, problem or "unreadable"))
                 continue

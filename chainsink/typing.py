@@ -13,11 +13,11 @@ processor against these; nothing in the handler's internals needs reading.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from chainsink._schema import Event
-from chainsink.processors import TokenRule
 
 __all__ = [
     "AcceptsKinds",
@@ -34,6 +34,32 @@ __all__ = [
 ]
 
 
+class TokenRule(NamedTuple):
+    """How a processor treats the streamed tokens of one run, so handlers can skip calling it.
+
+    A token passes through the processor unchanged when it is a ``str`` of at most
+    ``max_chars`` characters that ``reject`` (if set) does not match; any other token must
+    go through the processor's ``__call__``. Processors offer a rule with a
+    ``token_rule(event)`` method (``event`` being a token event of the run, with empty
+    ``data``), or ``None`` when every token of that run needs them.
+
+    A processor may hold tokens back (returning an empty tuple) and release them later with
+    another event (a tuple of events): it then gives no rule while it holds any of the run's
+    tokens, and ``reject`` matches every token that may start a hold. Handlers ask for the
+    rule again after a token went through ``__call__``.
+    """
+
+    max_chars: int
+    reject: re.Pattern[str] | None = None
+    #: A processor that decides what each token's record carries (one holding back text)
+    #: gives this: ``step(token)`` takes the token and returns the text of the record to
+    #: write now (one record per token, each a token late: False for a run's first token,
+    #: whose record comes with the next one), when that needs nothing more of the processor;
+    #: else it returns None, having taken nothing, and the token goes through ``__call__``.
+    step: Callable[[str], str | Literal[False] | None] | None = None
+
+
+@runtime_checkable
 class Formatter(Protocol):
     """Turns an event into text (``""`` to write nothing); never does I/O. A plain function
     ``(event) -> str`` is one."""
@@ -67,9 +93,11 @@ class RendersTokenLines(Protocol):
 
 @runtime_checkable
 class Sink(Protocol):
-    """Where formatted text goes. ``chainsink.sinks.Sink`` is an abstract base class that
-    follows this; :func:`chainsink.sinks.make_sink` turns paths, streams and callables into
-    sinks."""
+    """Where formatted text goes. Write your own by subclassing ``chainsink.sinks.Sink`` (the
+    abstract base class that follows this Protocol), or by registering your class with
+    ``chainsink.sinks.Sink.register``: :func:`chainsink.sinks.make_sink`, which turns what a
+    handler is given into a sink, tells sinks from text streams by that class (a stream has
+    ``write``, ``flush`` and ``close`` too, and is wrapped)."""
 
     def write(self, text: str, event: Any = None) -> None:
         """Accept one formatted record (and the event it came from); report failures on
@@ -106,6 +134,7 @@ class WritesBytes(Protocol):
     def write_bytes(self, data: bytes) -> None: ...
 
 
+@runtime_checkable
 class Processor(Protocol):
     """Takes an event and returns it, a changed copy (``event.replace(...)``), None to drop
     it, or a tuple of events: ones it held back before (such as streamed tokens that may

@@ -7,6 +7,8 @@ import datetime as dt
 import decimal
 import json
 import math
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -135,3 +137,43 @@ def test_ints_past_pythons_digit_limit_keep_the_line_json(tmp_path: Any) -> None
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["event"] for r in records] == ["chain_start", "chain_end"]
     assert records[1]["outputs"] == f"<int of {(10**5000).bit_length()} bits>"
+
+
+def test_langchain_types_convert_before_any_handler_is_made() -> None:
+    """A formatter called directly (no handler ever made) writes LangChain objects in the same
+    compact form a handler's log has: meeting one teaches JSON conversion LangChain's types."""
+    code = (
+        "import uuid, json\n"
+        "from langchain_core.messages import AIMessage\n"
+        "from chainsink import Event\n"
+        "from chainsink.formatters import JsonlFormatter\n"
+        "e = Event('llm_end', 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, 'm', 'llm', [], {},\n"
+        "          {'outputs': AIMessage(content='hi', id='x')})\n"
+        "print(json.dumps(json.loads(JsonlFormatter()(e))['outputs']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == '{"type": "ai", "content": "hi", "id": "x"}', out.stderr
+
+
+def test_a_users_langchain_subclass_converts_like_its_base_from_threads() -> None:
+    """The first object met may be a user's subclass of a LangChain type, in any of several
+    threads: every line has the compact form."""
+    code = (
+        "import uuid, json, threading\n"
+        "from langchain_core.messages import AIMessage\n"
+        "from chainsink import Event\n"
+        "from chainsink.formatters import JsonlFormatter\n"
+        "class Mine(AIMessage):\n"
+        "    pass\n"
+        "fmt, out = JsonlFormatter(), []\n"
+        "def work():\n"
+        "    for i in range(300):\n"
+        "        e = Event('llm_end', 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, 'm', 'llm',\n"
+        "                  [], {}, {'outputs': Mine(content='hi')})\n"
+        "        out.append(json.loads(fmt(e))['outputs'])\n"
+        "threads = [threading.Thread(target=work) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(len(out), sum(o == {'type': 'ai', 'content': 'hi'} for o in out))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.split() == ["1200", "1200"], out.stderr

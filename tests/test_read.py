@@ -192,3 +192,25 @@ def test_follow_yields_records_as_they_are_appended(tmp_path: Path) -> None:
     assert next(records)["event"] == "chain_end"
     assert [b.lineno for b in bad] == [2]
     records.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_read_events_reports_a_damaged_gz_and_keeps_what_came_before(tmp_path: Path,
+                                                                     damage: str) -> None:
+    """A cut or corrupt .gz is one BadLine, after every record before the damage; it never
+    raises."""
+    lines = b"".join(orjson.dumps({"v": 1, "event": "text", "run_id": str(uuid.UUID(int=i + 1)),
+                                   "i": i}) + b"\n"
+                     for i in range(5000))
+    blob = gzip.compress(lines)
+    path = tmp_path / "run.jsonl.1.gz"
+    if damage == "truncated":
+        path.write_bytes(blob[: len(blob) // 2])
+    else:
+        path.write_bytes(blob[:10] + b"\xff" * 40 + blob[50:])
+    bad: list[BadLine] = []
+    got = list(read_events(path, on_error=bad.append))
+    assert len(bad) == 1 and "compressed data ends early or is corrupt" in bad[0].reason
+    assert [r["i"] for r in got] == list(range(len(got)))
+    if damage == "truncated":
+        assert 0 < len(got) < 5000

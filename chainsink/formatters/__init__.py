@@ -7,9 +7,6 @@ are all formatters over the same event; pair any of them with any sink in
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from chainsink._schema import Event
 from chainsink.formatters._console import ConsoleFormatter
 from chainsink.formatters._jsonl import JsonlFormatter, json_record, record
 from chainsink.formatters._logline import LogFormatter, LogLine
@@ -23,9 +20,7 @@ from chainsink.formatters._styles import (
     inert,
     strip_ansi,
 )
-
-Formatter = Callable[[Event], str]
-"""A callable rendering one event as text (``""`` to write nothing)."""
+from chainsink.typing import Formatter
 
 __all__ = [
     "ANSI",

@@ -19,6 +19,13 @@ from chainsink.formatters._console import ConsoleFormatter
 from chainsink.formatters._jsonl import json_record
 from chainsink.formatters._styles import inert
 
+#: LogRecord attributes an ``extra`` key may not overwrite: a record key among them gets an
+#: ``lc_`` prefix, except ``name``, which becomes ``run_name``.
+_LOGRECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime"}
+LOGRECORD_RENAMES = {key: "run_name" if key == "name" else "lc_" + key
+                     for key in _LOGRECORD_KEYS}
+
 Level = int | str
 """A level in the logger's own terms: ``logging.INFO``, loguru's ``"INFO"``, structlog's
 ``"info"``."""
@@ -31,8 +38,9 @@ CLIP = 100
 class LogLine(str):
     """One call to a logger: the brief message (the string itself), its level and fields.
 
-    A ``str``, as loguru hands its sinks a ``Message`` string carrying the record: any sink
-    can write it as text, and the logger sinks also read :attr:`level` and :attr:`fields`.
+    A ``str``, as loguru hands its sinks a ``Message`` string carrying the record: the logger
+    sinks read :attr:`level` and :attr:`fields` besides the text. It has no line end (a
+    logger adds its own), so it is meant for those sinks, not for streams or files.
 
     Attributes:
         level: The level to log at, in the logger's own terms.
@@ -75,9 +83,9 @@ class LogFormatter:
       trace's root chain (not of the steps inside it), an agent's tool input and return
       values, a retriever's query. For example
       ``> ChatModel finished (12.0 ms) [gpt-x] tokens: 5 in, 10 out, 15 total -> "The
-      answer is..."``. The message is one line unless an error message or a name holds a
-      newline; the run's text never controls a terminal (see
-      :func:`~chainsink.formatters.inert`).
+      answer is..."``. The message is one line (a newline in a name or an error message is
+      shown as ``\\n``, so no record can pass for two); the run's text never controls a
+      terminal (see :func:`~chainsink.formatters.inert`).
     - The fields: the event's JSONL record as plain JSON values (``v``, ``ts``, ``event``,
       ``run_id``, ``trace_id``, ``name``, ... and the event's own), so structured output
       (loguru's ``serialize=True``, structlog's ``JSONRenderer``, a JSON ``logging``
@@ -121,6 +129,40 @@ class LogFormatter:
         self._by_kind = {kind: error if kind in ERROR_KINDS else
                          token if kind == "llm_new_token" else level for kind in EVENT_KINDS}
 
+    @classmethod
+    def for_loguru(cls, level: Level = "INFO") -> LogFormatter:
+        """Lines in loguru's terms (``"ERROR"``, ``"WARNING"``, tokens at ``"TRACE"``)."""
+        return cls(level, error="ERROR", warning="WARNING", token="TRACE")
+
+    @classmethod
+    def for_structlog(cls, level: str = "info") -> LogFormatter:
+        """Lines in structlog's terms (method names; the callback kind as ``lc_event``,
+        since ``event`` is structlog's message)."""
+        return cls(level, error="error", warning="warning", token="debug",
+                   rename={"event": "lc_event"})
+
+    @classmethod
+    def for_logging(cls, level: int = logging.INFO) -> LogFormatter:
+        """Lines in stdlib ``logging``'s terms (level numbers; record keys that are LogRecord
+        attributes renamed: ``name`` to ``run_name``, the others with an ``lc_`` prefix)."""
+        return cls(level, error=logging.ERROR, warning=logging.WARNING, token=logging.DEBUG,
+                   rename=LOGRECORD_RENAMES)
+
+    def line(self, event: Event, message: str) -> LogLine:
+        """``message`` (another formatter's text for ``event``) as a line at the event's level,
+        with its record as fields: how a logger sink logs what a formatter other than this one
+        rendered."""
+        return LogLine(clean_text(message), self.level_of(event),
+                       self._renamed(json_record(event)))
+
+    def _renamed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        rename = self.rename
+        if rename:
+            for key in (rename if self._few_renames else list(fields)):
+                if key in fields and key in rename:
+                    fields[rename[key]] = fields.pop(key)
+        return fields
+
     def level_for(self, kind: str) -> Level:
         """The level events of ``kind`` log at, before their data is known (an error kind at
         ``error``): a sink asks it once per kind to tell a handler which kinds its logger
@@ -154,11 +196,9 @@ class LogFormatter:
                 if not (gist.isascii() and gist.isprintable()) and _CONTROLS.search(gist):
                     gist = inert(gist).replace("\n", "\\n")
                 message = message + shown[0] + gist
-        rename = self.rename
-        if rename:
-            for key in (rename if self._few_renames else list(fields)):
-                if key in fields and key in rename:
-                    fields[rename[key]] = fields.pop(key)
+        fields = self._renamed(fields)
+        if "\n" in message:  # a name or error message over lines: one record, one line
+            message = message.replace("\n", "\\n")
         line = _new_str(LogLine, clean_text(message))  # LogLine(...) minus a Python call
         line.level = self._by_kind.get(kind, self.level) if kind not in ERROR_KINDS else (
             self.level_of(event))

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chainsink._lazy import lazy_names as _lazy_names
+from chainsink.handlers import _langchain  # noqa: F401 - teaches JSON LangChain's types
 
 if TYPE_CHECKING:
     from chainsink.handlers._adapter import CallbackHandler
     from chainsink.handlers._capture import UsageTotals, capture, capture_process, usage
-    from chainsink.handlers._file import FileCallbackHandler, RotatingFileCallbackHandler
-    from chainsink.handlers._loggers import (
+    from chainsink.handlers._file_handlers import FileCallbackHandler, RotatingFileCallbackHandler
+    from chainsink.handlers._logger_handlers import (
         LoggingCallbackHandler,
         LoguruCallbackHandler,
         StructlogCallbackHandler,
@@ -27,12 +28,12 @@ if TYPE_CHECKING:
 # (capture's tracing hooks, the logger integrations).
 _LAZY = {
     "CallbackHandler": "._adapter",
-    "FileCallbackHandler": "._file",
-    "LoggingCallbackHandler": "._loggers",
-    "LoguruCallbackHandler": "._loggers",
-    "RotatingFileCallbackHandler": "._file",
+    "FileCallbackHandler": "._file_handlers",
+    "LoggingCallbackHandler": "._logger_handlers",
+    "LoguruCallbackHandler": "._logger_handlers",
+    "RotatingFileCallbackHandler": "._file_handlers",
     "StdOutCallbackHandler": "._stdout",
-    "StructlogCallbackHandler": "._loggers",
+    "StructlogCallbackHandler": "._logger_handlers",
     "UsageTotals": "._capture",
     "capture": "._capture",
     "capture_process": "._capture",

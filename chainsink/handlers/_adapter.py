@@ -128,22 +128,64 @@ class CallbackHandler(BaseCallbackHandler):
         self._pipeline = Pipeline(
             make_sink(sink), formatter if formatter is not None else JsonlFormatter(),
             default_processors() if processors is None else tuple(processors))
-        self.sink: Sink = self._pipeline.sink
-        self.formatter: Formatter = self._pipeline.formatter
-        self.processors: Sequence[Processor] = self._pipeline.processors
         self.raise_error = raise_error
-        # a formatter may say which kinds it renders; the rest cost (almost) nothing
-        kinds = self._pipeline.kinds
-        if kinds is not None:
-            for switch, silenced in _IGNORE_SWITCHES.items():
-                if kinds.isdisjoint(silenced):
-                    setattr(self, switch, True)
+        self._ignore_unrendered()
         self._tracker = RunTracker(self._closed_for_langchain)
         # the run the last token belonged to and its shortcut; forgotten when any run starts
         # or ends, so it always names an open run
         self._last_token: tuple[UUID, TokenPath] | None = None
         self._report = Reporter(type(self).__name__)
         _lifecycle.register(self)
+
+    # -- the pipeline's parts, replaceable ----------------------------------------------------
+
+    @property
+    def sink(self) -> Sink:
+        """Where the text goes (setting it rebuilds the pipeline)."""
+        return self._pipeline.sink
+
+    @sink.setter
+    def sink(self, value: Any) -> None:
+        self._replace_part(sink=make_sink(value))
+
+    @property
+    def formatter(self) -> Formatter:
+        """Turns each event into text (setting it rebuilds the pipeline)."""
+        return self._pipeline.formatter
+
+    @formatter.setter
+    def formatter(self, value: Formatter) -> None:
+        self._replace_part(formatter=value)
+
+    @property
+    def processors(self) -> Sequence[Processor]:
+        """Applied to each event before formatting (setting them rebuilds the pipeline)."""
+        return self._pipeline.processors
+
+    @processors.setter
+    def processors(self, value: Iterable[Processor]) -> None:
+        self._replace_part(processors=tuple(value))
+
+    def _replace_part(self, **part: Any) -> None:
+        old = self.__dict__.get("_pipeline")
+        if old is None:  # set by a subclass before __init__: __init__ decides
+            return
+        parts = {"sink": old.sink, "formatter": old.formatter, "processors": old.processors}
+        self._pipeline = Pipeline(**{**parts, **part})
+        # every cached token shortcut names the old parts
+        self._last_token = None
+        for run in list(self._tracker.runs.values()):
+            run.token_path = None
+        self._ignore_unrendered()
+
+    def _ignore_unrendered(self) -> None:
+        """Have LangChain skip calling this handler for kinds its formatter renders none of."""
+        kinds = self._pipeline.kinds
+        for switch, silenced in _IGNORE_SWITCHES.items():
+            if kinds is not None and kinds.isdisjoint(silenced):
+                setattr(self, switch, True)
+            else:
+                self.__dict__.pop(switch, None)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def capture(target: Any) -> Iterator[CallbackHandler]:
     if isinstance(target, CallbackHandler):
         handler, owned = target, False
     elif isinstance(target, (str, os.PathLike)):
-        from chainsink.handlers._file import FileCallbackHandler
+        from chainsink.handlers._file_handlers import FileCallbackHandler
 
         handler, owned = FileCallbackHandler(target, format="jsonl"), True
     else:
@@ -174,7 +174,7 @@ def capture_process(path: str | os.PathLike[str]) -> CallbackHandler:
     """
     global _process_handler  # noqa: PLW0603 - one per process
     if _process_handler is None:
-        from chainsink.handlers._file import FileCallbackHandler
+        from chainsink.handlers._file_handlers import FileCallbackHandler
 
         handler = FileCallbackHandler(path, format="jsonl")
         var: ContextVar[BaseCallbackHandler | None] = ContextVar(

@@ -11,9 +11,9 @@ own (``default_processors()`` makes new ones).
 from __future__ import annotations
 
 from chainsink.processors._redact import Redactor
-from chainsink.processors._scan import TokenRule
 from chainsink.processors._secrets import DEFAULT_KEYS, DEFAULT_PATTERNS
 from chainsink.processors._truncate import Truncator
+from chainsink.typing import TokenRule
 
 
 def default_processors() -> tuple[Redactor, Truncator]:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from chainsink._jsonable import data_json, to_jsonable
 from chainsink._schema import END_KINDS, ERROR_KINDS, Event
 from chainsink.processors._holdback import MAX_STREAMS, NOTHING, HoldBack, masked, merged
-from chainsink.processors._scan import RunVerdicts, TokenRule, run_blob
+from chainsink.processors._scan import RunVerdicts, run_blob
 from chainsink.processors._secrets import (
     DEFAULT_KEYS,
     DEFAULT_PATTERNS,
@@ -23,6 +23,7 @@ from chainsink.processors._secrets import (
     Memory,
     Span,
 )
+from chainsink.typing import TokenRule
 
 HIDDEN = "[hidden]"
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from chainsink._jsonable import dumps
 from chainsink._schema import END_KINDS, ERROR_KINDS, Event
@@ -14,31 +13,6 @@ _local = threading.local()
 _CLOSING = END_KINDS | ERROR_KINDS
 #: Per-run verdicts kept at most; runs that never end must not grow them forever.
 _MAX_RUNS = 10_000
-
-
-class TokenRule(NamedTuple):
-    """How a processor treats the streamed tokens of one run, so handlers can skip calling it.
-
-    A token passes through the processor unchanged when it is a ``str`` of at most
-    ``max_chars`` characters that ``reject`` (if set) does not match; any other token must
-    go through the processor's ``__call__``. Processors offer a rule with a
-    ``token_rule(event)`` method (``event`` being a token event of the run, with empty
-    ``data``), or ``None`` when every token of that run needs them.
-
-    A processor may hold tokens back (returning an empty tuple) and release them later with
-    another event (a tuple of events): it then gives no rule while it holds any of the run's
-    tokens, and ``reject`` matches every token that may start a hold. Handlers ask for the
-    rule again after a token went through ``__call__``.
-    """
-
-    max_chars: int
-    reject: re.Pattern[str] | None = None
-    #: A processor that decides what each token's record carries (one holding back text)
-    #: gives this: ``step(token)`` takes the token and returns the text of the record to
-    #: write now (one record per token, each a token late: False for a run's first token,
-    #: whose record comes with the next one), when that needs nothing more of the processor;
-    #: else it returns None, having taken nothing, and the token goes through ``__call__``.
-    step: Callable[[str], str | Literal[False] | None] | None = None
 
 
 def run_blob(tags: Any, metadata: Any) -> bytes:

@@ -6,7 +6,8 @@ from typing import Any
 
 from chainsink._jsonable import CUT, bounded_jsonable, cached_data_json, data_json, dumps
 from chainsink._schema import Event
-from chainsink.processors._scan import RunVerdicts, TokenRule
+from chainsink.processors._scan import RunVerdicts
+from chainsink.typing import TokenRule
 
 #: What a record holds besides its payload: ids, timestamp, kind, depth and the keys' names.
 _RECORD_OVERHEAD = 512

@@ -4,9 +4,11 @@ They only write. What to log is decided on the formatter side (loguru's split: i
 decides, its sinks write): :class:`chainsink.formatters.LogFormatter` turns each event into a
 :class:`~chainsink.formatters.LogLine`, a message string carrying its level and the event's
 record as fields; these sinks pass that to the logger, so the user's handlers, renderers,
-rotation and shipping apply unchanged. Other text is logged at the sink's ``level``, without
-fields. Given the formatter's ``levels`` (``LogFormatter.level_for``), a sink tells the handler
-which kinds its logger would drop now (:meth:`accepts`), so that those cost (almost) nothing.
+rotation and shipping apply unchanged. Another formatter's text for an event is logged as
+:meth:`LogFormatter.line <chainsink.formatters.LogFormatter.line>` makes it (the event's level,
+its record as fields); text without an event at the sink's ``level``. Given the levels
+(``LogFormatter.level_for``), a sink tells the handler which kinds its logger would drop now
+(:meth:`accepts`), so that those cost (almost) nothing.
 
 A logger's handlers may block (a StreamHandler on a full stderr pipe), so on an event loop's
 thread a record is handed to the sink's writer thread
@@ -33,9 +35,9 @@ from collections.abc import Callable
 from typing import Any
 
 from chainsink._jsonable import clean_text
-from chainsink._schema import EVENT_KINDS
+from chainsink._schema import EVENT_KINDS, Event
 from chainsink._stderr import Reporter
-from chainsink.formatters import LogLine
+from chainsink.formatters import LogFormatter, LogLine, inert
 from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
 from chainsink.sinks._stream import _never_blocks
 
@@ -137,6 +139,8 @@ class LoggingSink(Sink):
                  level: int | str = logging.INFO, levels: LevelFor | None = None) -> None:
         self.logger = logger if logger is not None else logging.getLogger("chainsink")
         self._level = _stdlib_level(level)
+        self._lines = LogFormatter.for_logging(self._level)  # for another formatter's text
+        levels = levels if levels is not None else self._lines.level_for
         self._by_kind = {kind: _stdlib_level(value)
                          for kind, value in _levels_by_kind(level, levels).items()}
         self._writer = BackgroundWriter("logging", Reporter(f"logger {self.logger.name!r}"))
@@ -147,6 +151,8 @@ class LoggingSink(Sink):
 
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text``; a LogLine at its level, with its fields as LogRecord attributes."""
+        if type(text) is not LogLine and type(event) is Event:
+            text = self._lines.line(event, _message(text))
         if type(text) is LogLine:
             level, extra = text.level, text.fields
             if type(level) is not int:
@@ -192,6 +198,23 @@ def _loguru_floor(core: Any) -> int:
     return floor if isinstance(floor, int) else 0
 
 
+#: Run names made safe for loguru's ``{function}``, which its format prints raw.
+_SOURCE_NAMES: dict[Any, str] = {}
+
+
+def _source_name(name: Any) -> str:
+    """A run name as the source of a loguru record: on one line, its control characters shown
+    as text (``{function}`` reaches the terminal unescaped, the message does not)."""
+    shown = _SOURCE_NAMES.get(name) if isinstance(name, str) else None
+    if shown is None:
+        shown = inert(clean_text(str(name))).replace("\n", "\\n")
+        if isinstance(name, str):
+            if len(_SOURCE_NAMES) >= 1_000:
+                _SOURCE_NAMES.clear()
+            _SOURCE_NAMES[name] = shown
+    return shown
+
+
 class _RunPatcher(threading.local):
     """A loguru patcher, built once per sink (``logger.patch``), that gives a record its
     LogLine's fields and names it after the run it tells of, not chainsink's internals:
@@ -211,7 +234,7 @@ class _RunPatcher(threading.local):
             return
         record["extra"].update(fields)  # over the logger's own bound values, as bind() does
         record["name"] = "chainsink"
-        record["function"] = str(fields.get("name"))  # the record's run keys
+        record["function"] = _source_name(fields.get("name"))  # the record's run keys
         depth = fields.get("depth")
         record["line"] = depth if isinstance(depth, int) else 0
 
@@ -243,6 +266,8 @@ class LoguruSink(Sink):
             logger = _optional("loguru").logger
         self.logger = logger
         self._level = level
+        self._lines = LogFormatter.for_loguru(level)  # for another formatter's text
+        levels = levels if levels is not None else self._lines.level_for
         # severities, to skip events loguru would drop (``logger.level`` raises for unknown
         # names, so bad levels fail here)
         self._severity: dict[Level, int] = {}
@@ -267,6 +292,8 @@ class LoguruSink(Sink):
 
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text``; a LogLine at its level, with its fields in ``extra``."""
+        if type(text) is not LogLine and type(event) is Event:
+            text = self._lines.line(event, _message(text))
         if type(text) is LogLine:
             level, fields = text.level, text.fields
         else:
@@ -383,7 +410,8 @@ class StructlogSink(Sink):
 
     def __init__(self, logger: Any = None, *, level: str = "info",
                  levels: LevelFor | None = None) -> None:
-        by_kind = _levels_by_kind(level, levels)
+        self._lines = LogFormatter.for_structlog(level)  # for another formatter's text
+        by_kind = _levels_by_kind(level, levels if levels is not None else self._lines.level_for)
         for name in {level, *by_kind.values()}:
             if name not in self._NAMES:
                 raise ValueError(f"level must be one of {self._NAMES}, not {name!r}")
@@ -406,6 +434,8 @@ class StructlogSink(Sink):
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` as structlog's event; a LogLine with its method and fields."""
         logger = self.logger
+        if type(text) is not LogLine and type(event) is Event:
+            text = self._lines.line(event, _message(text))
         if type(text) is LogLine:
             level = text.level
             method = getattr(logger, level if type(level) is str else str(level))

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from chainsink import Event
 from chainsink.formatters import (
     ConsoleFormatter,
     JsonlFormatter,
@@ -20,14 +16,7 @@ from chainsink.formatters import (
     strip_ansi,
 )
 
-RUN = uuid.UUID(int=7)
-ROOT = uuid.UUID(int=1)
-
-
-def make(kind: str, depth: int = 1, **data: Any) -> Event:
-    return Event(kind, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp(), RUN,
-                 ROOT, ROOT,
-                 depth, "thing", "chain", ["t"], {"k": "v"}, data)
+from ._events import ROOT, RUN, make
 
 
 def test_jsonl_has_schema_keys_in_order() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,14 +21,10 @@ from chainsink.formatters import (
 )
 from chainsink.formatters._logline import CLIP
 
-RUN = uuid.UUID(int=7)
-ROOT = uuid.UUID(int=1)
+from ._events import make
+
 ERROR = {"type": "ValueError", "message": "boom"}
 
-
-def make(kind: str, depth: int = 1, **data: Any) -> Event:
-    return Event(kind, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp(), RUN, ROOT, ROOT,
-                 depth, "thing", "chain", ["t"], {"k": "v"}, data)
 
 
 def answer(text: str, **message: Any) -> LLMResult:

@@ -175,3 +175,39 @@ async def test_custom_events_are_recorded() -> None:
     custom = [r for r in records if r["event"] == "custom_event"]
     assert [c["data"] for c in custom] == [{"percent": 30}, {"percent": 60}]
     assert all(c["event_name"] == "progress" for c in custom)
+
+
+def test_replacing_sink_formatter_or_processors_takes_effect() -> None:
+    """Setting ``handler.sink``, ``.formatter`` or ``.processors`` after the handler was made
+    (a subclass's __init__ does) changes where and how the next events are written."""
+    import io
+
+    from chainsink.formatters import ConsoleFormatter
+
+    first, second = io.StringIO(), io.StringIO()
+    handler = CallbackHandler(first, JsonlFormatter())
+    handler.formatter = ConsoleFormatter("detailed", ansi=False)
+    handler.processors = ()
+    handler.sink = second
+    RunnableLambda(lambda x: x).invoke({"api_key": "sk-live-0123456789abcdefghij"},
+                                       {"callbacks": [handler]})
+    handler.close()
+    assert first.getvalue() == ""
+    text = second.getvalue()
+    assert text.startswith("> Entering new RunnableLambda chain...")
+    assert "sk-live-0123456789abcdefghij" in text  # processors=() kept it as given
+
+
+def test_replacing_the_formatter_mid_stream_keeps_every_token() -> None:
+    """Tokens streamed after the formatter changed use the new one (no stale shortcut)."""
+    records: list[str] = []
+    handler = CallbackHandler(records.append, JsonlFormatter(), processors=())
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="one two three four")]))
+    chunks = []
+    for i, chunk in enumerate(model.stream("hi", config={"callbacks": [handler]})):
+        chunks.append(chunk)
+        if i == 1:
+            handler.formatter = lambda event: f"{event.event}\n"
+    handler.close()
+    assert "llm_new_token\n" in records and "llm_end\n" in records
+    assert sum(1 for r in records if "llm_new_token" in r) == len(chunks)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import structlog
 import workloads
+from langchain_core.runnables import RunnableLambda
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from loguru import logger as loguru_logger
 
@@ -26,7 +27,8 @@ from chainsink import (
     LoguruCallbackHandler,
     StructlogCallbackHandler,
 )
-from chainsink.formatters import JsonlFormatter, strip_ansi
+from chainsink.formatters import ConsoleFormatter, JsonlFormatter, strip_ansi
+from chainsink.sinks import LoggingSink, LoguruSink
 
 WORKLOADS: dict[str, Callable[[list[Any]], Any]] = {
     "retriever_chain": workloads.retriever_chain,
@@ -445,3 +447,58 @@ def test_loguru_records_from_many_threads_keep_their_own_fields(tmp_path: Path) 
         assert {k: extra[k] for k in RUN_KEYS} == {k: want[k] for k in RUN_KEYS}
         assert (record["function"], record["line"]) == (want["name"], want["depth"])
         assert record["message"].startswith(HEADS[want["event"]].format(want["name"]))
+
+
+HOSTILE_NAME = "evil\x1b[2J\x9b31m\x07\rFORGED\nline"
+
+
+@pytest.mark.parametrize("colorize", [False, True])
+def test_loguru_default_format_shows_a_hostile_run_name_as_text(colorize: bool) -> None:
+    """A run name full of terminal controls and line breaks reaches loguru's default format
+    (``{function}`` is printed raw) and the message as text: one record, one line, no
+    control character (but the colours loguru adds itself)."""
+    out = io.StringIO()
+    sink_id = loguru_logger.add(out, level="INFO", colorize=colorize)
+    try:
+        RunnableLambda(lambda x: x).invoke(1, {"callbacks": [LoguruCallbackHandler()],
+                                               "run_name": HOSTILE_NAME})
+    finally:
+        loguru_logger.remove(sink_id)
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert len(lines) == 2, lines
+    plain = strip_ansi(text) if colorize else text
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", plain), repr(plain)
+    assert "chainsink:evil\\x1b[2J\\x9b31m\\x07\\rFORGED\\nline:0 - " in plain
+
+
+def test_logger_sinks_paired_with_another_formatter_keep_levels_and_fields() -> None:
+    """A logger sink given another formatter's text logs it as the logger handlers would: a
+    failure at ERROR with the record's fields."""
+    got: list[Any] = []
+    sink_id = loguru_logger.add(lambda message: got.append(message.record), level="TRACE")
+
+    def boom(_: Any) -> Any:
+        raise ValueError("no")
+
+    stdlib = logging.getLogger("chainsink.test.pairing")
+    stdlib.setLevel(logging.DEBUG)
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    stdlib.addHandler(Keep())
+    handlers = [CallbackHandler(LoguruSink(), ConsoleFormatter("detailed", ansi=False)),
+                CallbackHandler(LoggingSink(stdlib), ConsoleFormatter("detailed", ansi=False))]
+    try:
+        with pytest.raises(ValueError, match="no"):
+            RunnableLambda(boom).invoke(1, {"callbacks": handlers})
+    finally:
+        loguru_logger.remove(sink_id)
+    assert [r["level"].name for r in got] == ["INFO", "ERROR"]
+    assert got[1]["extra"]["event"] == "chain_error"
+    assert got[1]["extra"]["error"]["message"] == "no"
+    assert [r.levelno for r in seen] == [logging.INFO, logging.ERROR]
+    assert seen[1].error["type"] == "ValueError"  # type: ignore[attr-defined]

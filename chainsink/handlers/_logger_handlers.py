@@ -16,13 +16,6 @@ from chainsink.handlers._adapter import CallbackHandler
 from chainsink.sinks import LoggingSink, LoguruSink, StructlogSink
 from chainsink.typing import Processor
 
-#: LogRecord attributes an ``extra`` key may not overwrite: a record key among them gets an
-#: ``lc_`` prefix, except ``name``, which becomes ``run_name``.
-_LOGRECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime"}
-_LOGRECORD_RENAMES = {key: "run_name" if key == "name" else "lc_" + key
-                      for key in _LOGRECORD_KEYS}
-
 
 class LoguruCallbackHandler(CallbackHandler):
     """One loguru record per LangChain event, with the run's fields bound into ``extra``.
@@ -48,7 +41,7 @@ class LoguruCallbackHandler(CallbackHandler):
     def __init__(self, logger: Any = None, *, level: str | int = "INFO",
                  processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
-        lines = LogFormatter(level, error="ERROR", warning="WARNING", token="TRACE")
+        lines = LogFormatter.for_loguru(level)
         super().__init__(LoguruSink(logger, level=level, levels=lines.level_for), lines,
                          processors=processors, raise_error=raise_error)
 
@@ -77,8 +70,7 @@ class StructlogCallbackHandler(CallbackHandler):
     def __init__(self, logger: Any = None, *, level: str = "info",
                  processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
-        lines = LogFormatter(level, error="error", warning="warning", token="debug",
-                             rename={"event": "lc_event"})
+        lines = LogFormatter.for_structlog(level)
         super().__init__(StructlogSink(logger, level=level, levels=lines.level_for), lines,
                          processors=processors, raise_error=raise_error)
 
@@ -110,7 +102,6 @@ class LoggingCallbackHandler(CallbackHandler):
         number = logging.getLevelName(level) if isinstance(level, str) else level
         if not isinstance(number, int):
             raise ValueError(f"unknown logging level {level!r}")
-        lines = LogFormatter(number, error=logging.ERROR, warning=logging.WARNING,
-                             token=logging.DEBUG, rename=_LOGRECORD_RENAMES)
+        lines = LogFormatter.for_logging(number)
         super().__init__(LoggingSink(logger, level=number, levels=lines.level_for), lines,
                          processors=processors, raise_error=raise_error)
