@@ -53,6 +53,7 @@ from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableLambda
 
 import chainsink
+from chainsink._schema import parse_time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
@@ -119,7 +120,8 @@ def record_seed(root: Path) -> dict[str, Path]:
 
 def _parse_ts(ts: str) -> int:
     """Microseconds since the epoch of a record's ``ts`` (``...Z``)."""
-    dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    dt = parse_time(ts)
+    assert dt is not None, ts
     return int(dt.timestamp() * 1_000_000)
 
 
