@@ -445,13 +445,15 @@ def test_the_global_provider_is_used_when_none_is_given() -> None:
 
 
 def test_import_chainsink_imports_no_opentelemetry() -> None:
-    """``import chainsink`` (and ``chainsink.otel`` itself) import no OpenTelemetry; a missing
-    extra is an ImportError naming chainsink[otel]."""
+    """``import chainsink`` (and ``chainsink.otel`` itself) import no OpenTelemetry beyond what
+    LangChain itself loads (langsmith's client imports the SDK when it is installed, with some
+    langchain-core versions); a missing extra is an ImportError naming chainsink[otel]."""
     code = textwrap.dedent("""
         import sys
+        def otel():
+            return {m for m in sys.modules if m.startswith("opentelemetry")}
         import chainsink, chainsink.otel, chainsink.otel.attributes
-        chainsink.FileCallbackHandler
-        assert not [m for m in sys.modules if m.startswith("opentelemetry")], "imported"
+        assert not otel(), "imported by chainsink"
 
         class Block:
             def find_spec(self, name, path=None, target=None):
@@ -462,6 +464,12 @@ def test_import_chainsink_imports_no_opentelemetry() -> None:
             from chainsink.otel import OtelCallbackHandler
         except ImportError as exc:
             print(exc)
+        sys.meta_path.remove(sys.meta_path[0])
+
+        import langchain_core.callbacks.manager  # what a LangChain program has loaded
+        langchain_own = otel()
+        chainsink.FileCallbackHandler
+        assert otel() == langchain_own, sorted(otel() - langchain_own)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
