@@ -139,6 +139,12 @@ def test_ints_past_pythons_digit_limit_keep_the_line_json(tmp_path: Any) -> None
     assert records[1]["outputs"] == f"<int of {(10**5000).bit_length()} bits>"
 
 
+def _child(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (nothing of chainsink imported yet)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+
+
 def test_langchain_types_convert_before_any_handler_is_made() -> None:
     """A formatter called directly (no handler ever made) writes LangChain objects in the same
     compact form a handler's log has: meeting one teaches JSON conversion LangChain's types."""
@@ -150,8 +156,7 @@ def test_langchain_types_convert_before_any_handler_is_made() -> None:
         "e = Event('llm_end', 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, 'm', 'llm', [], {},\n"
         "          {'outputs': AIMessage(content='hi', id='x')})\n"
         "print(json.dumps(json.loads(JsonlFormatter()(e))['outputs']))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120)
+    out = _child(code)
     assert out.stdout.strip() == '{"type": "ai", "content": "hi", "id": "x"}', out.stderr
 
 
@@ -174,6 +179,5 @@ def test_a_users_langchain_subclass_converts_like_its_base_from_threads() -> Non
         "threads = [threading.Thread(target=work) for _ in range(4)]\n"
         "[t.start() for t in threads]; [t.join() for t in threads]\n"
         "print(len(out), sum(o == {'type': 'ai', 'content': 'hi'} for o in out))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120)
+    out = _child(code)
     assert out.stdout.split() == ["1200", "1200"], out.stderr
