@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -279,6 +280,8 @@ class CallbackHandler(BaseCallbackHandler):
         """
         if self._sink_closed():
             return
+        if self._tracker.pid != os.getpid():  # a forked child, before its fork hook ran
+            self.disown_runs()
         for run_id, run in self._tracker.deepest_first():
             self._end(error_kind(run.run_type), run_id, run.parent_run_id, run.run_type,
                       {"error": {"type": "Aborted", "message": reason}, "aborted": True})

@@ -98,29 +98,142 @@ def _abort_all_at_exit(reason: str = "the process exited before the run ended",
 atexit.register(_abort_all_at_exit)
 
 _sigterm_installed = False
+_terminating = False  # the SIGTERM handler has begun (or the watcher did its work)
+_kicks = 0  # wake-up calls sent to the main thread that its handler has not consumed yet
+_started = threading.Event()
+_wakeup: tuple[int, int] | None = None  # the pipe the interpreter writes caught signals to
+
+#: For how long after a ``fork()`` the watcher wakes nobody, in seconds: until the child has
+#: its own pipe, a signal the child catches is reported on the parent's (the child's watcher
+#: is not started yet), and must not be taken for the parent's. Missed, a wake-up is only late.
+FORK_QUIET = 2.0
+_quiet_until = 0.0
+
+#: How long the watcher waits, after waking the main thread, for the SIGTERM handler to begin
+#: there; a main thread stuck in a call that never returns to Python is not waited for longer.
+WAKE_TIMEOUT = 5.0
+
+
+def _die(signum: int) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     # close what is open and write what is queued, then die of SIGTERM as before; every wait
     # is bounded, and a second SIGTERM meanwhile ends the process at once
+    global _terminating, _kicks  # noqa: PLW0603 - process state
+    if _terminating:
+        if _kicks > 0:  # the watcher's wake-up call, arriving after the handler began
+            _kicks -= 1
+            return
+        _die(signum)
+        return
+    _terminating = True
+    _started.set()
     try:
-        signal.signal(signum, signal.SIG_DFL)
         _abort_all_at_exit("the process was terminated (SIGTERM) before the run ended")
         # here, on the interrupted thread: a flush it was in the middle of holds the file's
         # (re-entrant) lock, which only this thread can take now
         flush_all(timeout=CLOSE_TIMEOUT)
     finally:
-        os.kill(os.getpid(), signum)
+        _die(signum)
+
+
+def _watch_signals(read_fd: int) -> None:
+    """Wake the main thread for a SIGTERM that the kernel gave to another thread.
+
+    Python runs signal handlers on the main thread only, when it next runs Python code: a
+    main thread asleep in a system call (an idle event loop, a ``join()``) would not notice a
+    SIGTERM delivered to a worker thread until it wakes, and the process, which died at once
+    before chainsink's handler was installed, would live on. The interpreter writes every
+    caught signal's number to the wake-up pipe from whichever thread caught it; this thread
+    reads it and sends SIGTERM to the main thread itself, whose system call is then interrupted.
+    If the handler still has not begun after :data:`WAKE_TIMEOUT` (the main thread is stuck in
+    code that never returns to Python), the runs are closed and the logs flushed here, and the
+    process exits with status 128 + SIGTERM.
+    """
+    global _kicks, _terminating  # noqa: PLW0603 - process state
+    while True:
+        try:
+            data = os.read(read_fd, 256)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGTERM not in data or _terminating or time.monotonic() < _quiet_until:
+            continue
+        if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+            continue  # the program installed its own handler since: its business
+        _kicks += 1
+        with contextlib.suppress(Exception):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        if _started.wait(WAKE_TIMEOUT) or _terminating:
+            continue
+        _terminating = True
+        with contextlib.suppress(Exception):
+            _abort_all_at_exit("the process was terminated (SIGTERM) before the run ended")
+            flush_all(timeout=CLOSE_TIMEOUT)
+        os._exit(128 + signal.SIGTERM)
+
+
+def _arm_watcher() -> None:
+    """Have the interpreter report caught signals on a pipe that :func:`_watch_signals` reads,
+    unless something else (an asyncio loop's signal handling) already takes that report; then
+    that wakes the main thread, and nothing is needed."""
+    global _wakeup  # noqa: PLW0603 - one per process
+    read_fd, write_fd = os.pipe()
+    try:
+        os.set_blocking(write_fd, False)
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        if previous != -1:
+            signal.set_wakeup_fd(previous)
+            raise ValueError(previous)
+        threading.Thread(target=_watch_signals, args=(read_fd,), name="chainsink-signals",
+                         daemon=True).start()
+    except (ValueError, OSError, RuntimeError):
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    _wakeup = (read_fd, write_fd)
+
+
+def _rearm_in_child() -> None:
+    """After ``fork()``: the pipe is shared with the parent (whose watcher would act on the
+    child's signals), and the watcher thread did not come along; a new pipe and watcher."""
+    global _wakeup, _terminating, _kicks, _quiet_until  # noqa: PLW0603 - process state
+    _terminating, _kicks, _quiet_until = False, 0, 0.0
+    _started.clear()
+    if _wakeup is None:
+        return
+    with contextlib.suppress(ValueError, OSError):
+        current = signal.set_wakeup_fd(-1)
+        if current != _wakeup[1]:  # no longer ours: leave it as it was
+            signal.set_wakeup_fd(current)
+    for fd in _wakeup:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _wakeup = None
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _arm_watcher()
+
+
+def _forking() -> None:
+    global _quiet_until  # noqa: PLW0603 - process state
+    _quiet_until = time.monotonic() + FORK_QUIET
 
 
 def _forget_inherited_runs() -> None:
+    with contextlib.suppress(Exception):  # never disturb the child being born
+        _rearm_in_child()
     for handler in list(_live_handlers):
         with contextlib.suppress(Exception):  # never disturb the child being born
             handler.disown_runs()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_inherited_runs)
+    os.register_at_fork(before=_forking, after_in_parent=_forking,
+                        after_in_child=_forget_inherited_runs)
 
 
 def _install_sigterm_hook() -> None:
@@ -132,6 +245,7 @@ def _install_sigterm_hook() -> None:
     try:
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
+            _arm_watcher()
     except (ValueError, OSError, AttributeError):  # no signals here (embedded, Windows)
         pass
 

@@ -7,6 +7,7 @@ which root, how deep, since when", and hands runs it has to close on LangChain's
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -79,6 +80,8 @@ class RunTracker:
         self.closed_early: dict[UUID, None] = {}
         #: runs still open when their trace's root ended, oldest first (see _end_trace)
         self.outliving: dict[UUID, None] = {}
+        #: the process whose runs these are (a forked child disowns them, see disown)
+        self.pid = os.getpid()
 
     def start(self, run_id: UUID, parent_run_id: UUID | None, name: str, run_type: str,
               tags: list[str] | None, metadata: dict[str, Any] | None,
@@ -154,6 +157,7 @@ class RunTracker:
     def disown(self) -> None:
         """Forget the open runs (at ``fork()``: in the child they are the parent's to end);
         an end still seen for one of them is dropped, like a late one."""
+        self.pid = os.getpid()
         for run_id in self.runs:
             self.closed_early[run_id] = None
         self.runs.clear()

@@ -479,7 +479,7 @@ async def test_raising_sinks_formatters_and_processors_harm_nothing(
 # -- SIGINT and SIGTERM mid-run ---------------------------------------------------------------
 
 ASYNC_AGENT = """
-    path, rotating = sys.argv[1], sys.argv[2] == "rotating"
+    path, rotating, nap = sys.argv[1], sys.argv[2] == "rotating", float(sys.argv[3])
     quiet_flusher()
     from langchain_core.tools import tool
     from langchain.agents import create_agent
@@ -488,7 +488,7 @@ ASYNC_AGENT = """
     async def slow_lookup(query: str) -> str:
         \"\"\"Look something up slowly.\"\"\"
         mark("TOOL-STARTED")
-        await asyncio.sleep(60)
+        await asyncio.sleep(nap)
         return "never"
 
     model = workloads.ToolCallingFakeChatModel(messages=iter([workloads._ai(
@@ -514,9 +514,15 @@ ASYNC_AGENT = """
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("kind", ["jsonl", "rotating"])
 def test_signal_during_an_async_agent(sig: signal.Signals, kind: str, tmp_path: Path) -> None:
-    """SIGTERM/SIGINT mid create_agent tool: every accepted record written, every run closed."""
+    """SIGTERM/SIGINT mid create_agent tool: every accepted record written, every run closed.
+
+    Python acts on a SIGINT the kernel gives to a worker thread only when the main thread next
+    wakes (CPython's rule, chainsink's or not): the tool's nap is shorter than the wait then.
+    A SIGTERM wakes it at once (chainsink's watcher; see the worker-thread tests below).
+    """
     path = tmp_path / "agent.jsonl"
-    with child(ASYNC_AGENT, str(path), kind) as proc:
+    nap = "60" if sig == signal.SIGTERM else "20"
+    with child(ASYNC_AGENT, str(path), kind, nap) as proc:
         head = wait_for_mark(proc, "TOOL-STARTED")
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
@@ -565,6 +571,62 @@ def test_sigterm_with_the_programs_own_handler(tmp_path: Path) -> None:
     chaos.assert_runs_closed(records)
     slow = next(r for r in records if r["name"] == "slow" and r["event"] == "chain_error")
     assert slow["error"]["type"] == "SystemExit"
+    settle(chaos.keys(records), accepted_keys, faults=1)
+
+
+THREAD_SIGTERM = """
+    path, deaf = sys.argv[1], sys.argv[2] == "deaf"
+    quiet_flusher()
+    handler = FileCallbackHandler(path, format="jsonl")
+    from langchain_core.runnables import RunnableLambda
+
+    def terminate_from_a_worker():
+        mark("SLEEPING")
+        # thread-directed, as the kernel may deliver a process's SIGTERM to any thread
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    worker = threading.Thread(target=lambda: (go.wait(), terminate_from_a_worker()))
+    go = threading.Event()
+    worker.start()  # before the main thread stops taking SIGTERM: it takes it then
+
+    async def nap(x):
+        if deaf:  # a main thread that never takes SIGTERM (as some C libraries leave it)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        go.set()
+        if deaf:
+            time.sleep(60)
+        await asyncio.sleep(60)  # an idle event loop: asleep in a system call
+
+    async def main():
+        await workloads.astream_lcel_concurrent([handler, REF], n=5)
+        chain = RunnableLambda(lambda x: x, name="first") | RunnableLambda(nap, name="nap")
+        await chain.ainvoke(1, config={"callbacks": [handler, REF]})
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("main_thread", ["asleep", "deaf"])
+def test_sigterm_caught_by_a_worker_thread(main_thread: str, tmp_path: Path) -> None:
+    """A SIGTERM the kernel gives a worker thread ends the process at once, as it did before
+    chainsink's handler was installed: every accepted record written, every run closed.
+
+    With the main thread asleep, chainsink wakes it and it dies of SIGTERM; with the main
+    thread never taking SIGTERM, chainsink closes and flushes from its own thread and exits
+    with status 143 (128 + SIGTERM).
+    """
+    path = tmp_path / "thread.jsonl"
+    with child(THREAD_SIGTERM, str(path), main_thread) as proc:
+        head = wait_for_mark(proc, "SLEEPING")
+        out, err = proc.communicate(timeout=30)  # the nap is 60 s: a hang fails here
+    expected = -signal.SIGTERM if main_thread == "asleep" else 128 + signal.SIGTERM
+    assert proc.returncode == expected, err
+    accepted_keys, _ = parse_child(head + out)
+    records = chaos.read_jsonl(path)
+    assert chaos.chainsink_lines(err.decode()) == []
+    chaos.assert_runs_closed(records)
+    aborted = [r["name"] for r in records if r.get("aborted")]
+    assert "nap" in aborted and "RunnableSequence" in aborted, aborted
     settle(chaos.keys(records), accepted_keys, faults=1)
 
 

@@ -196,6 +196,47 @@ def test_pool_terminate_writes_no_end_for_the_parents_runs(tmp_path: Path) -> No
     assert len(records) == 6  # 3 runs, a start and an end each
 
 
+CHILD_TERMINATED_AT_BIRTH = """
+    import os, signal, sys, time
+    # runs in the child before chainsink gives it a signal pipe of its own: the child's
+    # SIGTERM is reported on the pipe it shares with the parent
+    os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    from chainsink import FileCallbackHandler
+    from langchain_core.runnables import RunnableLambda
+
+    handler = FileCallbackHandler(sys.argv[1], format="jsonl")
+
+    def fork_one(x):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)  # never reached: the SIGTERM is handled first
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child", -os.WTERMSIG(status) if os.WIFSIGNALED(status) else status, flush=True)
+        time.sleep(1.0)  # the parent's watcher has seen the child's report by now
+        return x
+
+    RunnableLambda(fork_one, name="fork_one").invoke(1, config={"callbacks": [handler]})
+    print("parent alive", flush=True)
+"""
+
+
+@needs_fork
+def test_a_child_terminated_at_birth_leaves_the_parent_alone(tmp_path: Path) -> None:
+    """A forked child SIGTERM'd before it has its own signal pipe: the child dies of it, the
+    parent (whose pipe reported the child's signal) goes on and finishes its run."""
+    path = tmp_path / "parent.jsonl"
+    with child(CHILD_TERMINATED_AT_BIRTH, str(path), stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE) as proc:
+        out, err = proc.communicate(timeout=HANG)
+    assert proc.returncode == 0, err
+    assert out.decode().split("\n")[:2] == [f"child {-signal.SIGTERM}", "parent alive"]
+    records = chaos.read_jsonl(path)
+    chaos.count("fork pools", inputs=1, faults=1, records=len(records),
+                lost=sum(1 for r in records if r.get("aborted")))
+    assert [r["event"] for r in records] == ["chain_start", "chain_end"]
+
+
 def test_relative_log_path_is_fixed_at_construction(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A handler made with a relative path keeps writing there after os.chdir."""
