@@ -20,33 +20,6 @@ import chainsink
 
 from ._support import XSS, XSS_RUN_NAME, Log, page_data, xss_workload
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _unavailable(reason: str) -> None:
-    if "1" in (os.environ.get("CHAINSINK_REQUIRE_BROWSER"), os.environ.get("CHAINSINK_STRICT")):
-        pytest.fail(f"{reason} (CHAINSINK_REQUIRE_BROWSER/CHAINSINK_STRICT is set)")
-    pytest.skip(f"{reason}: install it with `apt-get install chromium` (and the dev extra)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """A headless Debian Chromium driven by Playwright."""
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is missing")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
 
 class Page:
     """A report opened from disk, with its console errors and network requests recorded."""

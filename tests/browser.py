@@ -1,0 +1,44 @@
+"""A real headless Chromium for the HTML tests (report, viewer, HTML formatter).
+
+Needs Debian's ``chromium`` and Playwright's Python package (never ``playwright install``).
+Without them the tests that use the ``browser`` fixture skip, unless
+``CHAINSINK_REQUIRE_BROWSER=1`` (or ``CHAINSINK_STRICT=1``, as CI sets) makes them fail instead.
+The fixture is registered in ``tests/conftest.py``, so every test module can ask for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _unavailable(reason: str) -> None:
+    if "1" in (os.environ.get("CHAINSINK_REQUIRE_BROWSER"), os.environ.get("CHAINSINK_STRICT")):
+        pytest.fail(f"{reason} (CHAINSINK_REQUIRE_BROWSER/CHAINSINK_STRICT is set)")
+    pytest.skip(f"{reason}: install it with `apt-get install chromium` (and the dev extra)")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Debian Chromium driven by Playwright."""
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package is missing")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
