@@ -25,9 +25,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}: install it with `apt-get install chromium` (and the dev extra)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Debian Chromium driven by Playwright."""
+    """A headless Debian Chromium driven by Playwright (per module: Playwright's sync API keeps
+    an event loop running, which ``asyncio.run()`` in later tests must not meet)."""
     if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} is missing")
     try:

@@ -23,9 +23,25 @@ from chainsink.report._template import CSS, SCRIPT
 from chainsink.report._text import ansi_css, ansi_to_html
 from chainsink.report._trace import short_id
 
-_SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'")
+
+def _script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(extra_script: str | None = None) -> str:
+    """The page's Content-Security-Policy: no network, no script but the page's own (pinned by
+    hash). With ``extra_script`` (the live viewer's), that script too, and requests to the
+    page's own origin (``connect-src 'self'``) for the data it fetches."""
+    scripts = _script_hash(SCRIPT)
+    connect = ""
+    if extra_script is not None:
+        scripts += " " + _script_hash(extra_script)
+        connect = "connect-src 'self'; "
+    return ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            f"{connect}script-src {scripts}; base-uri 'none'; form-action 'none'")
+
+
+_CSP = content_security_policy()
 #: Rows of the latency table (the names that took the most time in total come first).
 LATENCY_ROWS = 500
 
@@ -67,7 +83,8 @@ def _when(ts: str | None) -> str:
 def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
                 title: str = "chainsink report", sources: Sequence[str] = (),
                 text_logs: Sequence[tuple[str, str | None, Iterable[str]]] = (),
-                generated: datetime | None = None) -> Iterator[str]:
+                generated: datetime | None = None,
+                extra_script: str | None = None) -> Iterator[str]:
     """Yield the report page, fragment by fragment (join them, or write each as it comes).
 
     Args:
@@ -80,10 +97,14 @@ def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
             line ends) are converted with ansi2html as the page is written; ``note`` (or None)
             is shown above the log.
         generated: When the report was made (now by default).
+        extra_script: A script run after the page's own (the live viewer's); it reaches the
+            trace list through ``window.chainsinkReport`` (``add``, ``update``, ``loader``)
+            and is allowed by the page's Content-Security-Policy, with ``connect-src 'self'``.
     """
+    csp = _CSP if extra_script is None else content_security_policy(extra_script)
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
     yield ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_CSP}\">\n"
+           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n"
            "<meta name=\"referrer\" content=\"no-referrer\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
            f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n")
@@ -108,6 +129,8 @@ def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
         yield "<script type=\"application/json\" id=\"chainsink-data\">"
         yield json_for_script({"traces": list(traces)})
         yield f"</script>\n<script>{SCRIPT}</script>\n"
+        if extra_script is not None:
+            yield f"<script>{extra_script}</script>\n"
     yield "</body>\n</html>\n"
 
 

@@ -151,14 +151,26 @@ SCRIPT = r"""
   var list = $("trace-list");
   var search = $("q"), typeSel = $("type"), errOnly = $("errors-only"), count = $("count");
   var types = new Set();
-  DATA.traces.forEach(function (t) { t.types.forEach(function (x) { types.add(String(x)); }); });
-  Array.from(types).sort().forEach(function (x) { typeSel.appendChild(new Option(x, x)); });
+  var items = [], byId = new Map();
+  // what other page scripts (the live viewer's) use: add or update traces, load a trace's rows
+  var API = window.chainsinkReport = {add: add, update: update, loader: null, items: items};
 
-  var items = DATA.traces.map(function (t, i) {
-    var d = el("details", "trace " + (t.status === "error" ? "error" :
-                                      t.status === "incomplete" ||
-                                      t.status === "interrupted" ? "incomplete" : "ok"));
-    d.id = "trace-" + i;
+  function addTypes(list) {
+    var before = types.size;
+    list.forEach(function (t) { (t.types || []).forEach(function (x) { types.add(String(x)); }); });
+    if (types.size === before) { return; }
+    var keep = typeSel.value;
+    while (typeSel.options.length > 1) { typeSel.remove(1); }
+    Array.from(types).sort().forEach(function (x) { typeSel.appendChild(new Option(x, x)); });
+    typeSel.value = keep;
+  }
+
+  function traceClass(t) {
+    return "trace " + (t.status === "error" ? "error" : t.status === "incomplete" ||
+                       t.status === "interrupted" ? "incomplete" : "ok");
+  }
+
+  function summaryLine(t) {
     var s = el("summary");
     s.appendChild(el("span", "tname", t.name));
     if (t.type) { s.appendChild(el("span", "type " + typeClass(t.type), t.type)); }
@@ -172,14 +184,63 @@ SCRIPT = r"""
     if (t.status === "incomplete") { s.appendChild(el("span", "badge-inc", "incomplete")); }
     if (t.status === "interrupted") { s.appendChild(el("span", "badge-inc", "interrupted")); }
     s.appendChild(el("code", "tid", t.tag));
-    d.appendChild(s);
-    var item = {t: t, d: d, rows: null};
+    return s;
+  }
+
+  function makeItem(t) {
+    var d = el("details", traceClass(t));
+    d.id = "trace-" + items.length;
+    d.appendChild(summaryLine(t));
+    var item = {t: t, d: d, rows: null, tree: null, loading: false};
     d.addEventListener("toggle", function () {
-      if (d.open && !item.rows) { build(item); mark(item); }
+      if (d.open && !item.tree) { show(item); }
     });
     list.appendChild(d);
+    items.push(item);
+    if (t.id !== undefined) { byId.set(t.id, item); }
     return item;
-  });
+  }
+
+  // the trace's rows: in the page already, or (the live viewer) asked of API.loader once
+  function show(item) {
+    if (item.t.rows || !API.loader) { build(item); mark(item); return; }
+    if (item.loading) { return; }
+    item.loading = true;
+    var wait = el("div", "tree loading", "loading\u2026");
+    item.tree = wait;
+    item.d.appendChild(wait);
+    API.loader(item.t, function (full) {
+      item.loading = false;
+      wait.remove();
+      item.tree = null;
+      if (full) { item.t = full; }
+      if (item.d.open) { build(item); mark(item); }
+    });
+  }
+
+  function add(list_) {
+    addTypes(list_);
+    list_.forEach(function (t) {
+      if (t.id !== undefined && byId.has(t.id)) { update(t); } else { makeItem(t); }
+    });
+    filter();
+  }
+
+  function update(t) {
+    var item = byId.get(t.id);
+    if (!item) { add([t]); return; }
+    addTypes([t]);
+    var wasOpen = item.d.open;
+    item.t = t;
+    item.d.className = traceClass(t);
+    item.d.replaceChild(summaryLine(t), item.d.querySelector("summary"));
+    if (item.tree) { item.tree.remove(); item.tree = null; item.rows = null; }
+    if (wasOpen) { show(item); }
+    filter();
+  }
+
+  addTypes(DATA.traces);
+  DATA.traces.forEach(makeItem);
 
   function build(item) {
     var t = item.t;
@@ -237,6 +298,7 @@ SCRIPT = r"""
       tree.appendChild(el("div", "more", num(t.dropped) + " records of this trace not kept"));
     }
     item.d.appendChild(tree);
+    item.tree = tree;
     item.rows = rows;
   }
 
@@ -312,7 +374,7 @@ SCRIPT = r"""
     var q = terms(), type = typeSel.value, errs = errOnly.checked, shown = 0;
     items.forEach(function (item) {
       var t = item.t;
-      var ok = q.every(function (w) { return t.find.indexOf(w) >= 0; }) &&
+      var ok = q.every(function (w) { return (t.find || "").indexOf(w) >= 0; }) &&
                (!type || t.types.indexOf(type) >= 0) && (!errs || t.errors > 0);
       item.d.hidden = !ok;
       if (ok) { shown += 1; mark(item); }

@@ -28,9 +28,7 @@ import chainsink
 from chainsink.report import render_html
 
 from ._support import page_data, run_cli
-from .test_browser import Page, browser
-
-__all__ = ["browser"]  # the fixture, shared with test_browser.py
+from .test_browser import Page
 
 BOM = "\ufeff"
 
