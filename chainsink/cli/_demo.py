@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO
 
 from chainsink.cli._common import OutputError, Subparsers
-from chainsink.cli._page import write_report
 
 DEFAULT_DIR = "chainsink-demo"
 
@@ -49,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     log, report = out / "demo.jsonl", out / "report.html"
 
     from chainsink import FileCallbackHandler, StdOutCallbackHandler
+    from chainsink.cli._page import write_report
     from chainsink.cli._workloads import run_demo
 
     started = time.perf_counter()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from chainsink.cli._common import EXIT_NO_INPUT, EXIT_OK, Subparsers, add_files, check_files, say
-from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, Progress, open_inputs, records
-from chainsink.read import REPORT_LIMIT
 
 #: Exit code when nothing usable was read or the endpoint refused the spans.
 EXIT_FAILED = EXIT_NO_INPUT
@@ -67,6 +65,9 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink export``; return the exit code."""
+    # the reading stack is imported here, not at the top: `chainsink --help` does not pay for it
+    from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, Progress, open_inputs, records
+
     try:
         from chainsink.otel import require_otel
 
@@ -128,6 +129,8 @@ class _Warnings:
     many records were skipped)."""
 
     def __init__(self) -> None:
+        from chainsink.read import REPORT_LIMIT
+
         self.left = REPORT_LIMIT
 
     def __call__(self, message: str) -> None:

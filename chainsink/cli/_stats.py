@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-
-import orjson
+from typing import TYPE_CHECKING
 
 from chainsink.cli._common import (
     EXIT_NO_INPUT,
@@ -16,9 +15,9 @@ from chainsink.cli._common import (
     check_files,
     say,
 )
-from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, Progress, open_inputs, records
-from chainsink.formatters import inert
-from chainsink.report import LogSummary, format_ms, short_id
+
+if TYPE_CHECKING:
+    from chainsink.report import LogSummary
 
 _NAME_WIDTH = 40
 _C1 = re.compile("[\x7f-\x9f]")
@@ -47,6 +46,13 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink stats``; return the exit code."""
+    # the reading stack is imported here, not at the top: `chainsink --help` does not pay for it
+    import orjson
+
+    from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, Progress, open_inputs, records
+    from chainsink.formatters import inert
+    from chainsink.report import LogSummary
+
     inputs = open_inputs(args.files)
     summary = LogSummary(max_traces=0, slowest=args.top)
     sizes = [i.size for i in inputs]
@@ -91,6 +97,8 @@ def _cut(name: str, width: int = _NAME_WIDTH) -> str:
 
 def render(s: LogSummary, files: list[str]) -> str:
     """The stats as text for a terminal."""
+    from chainsink.report import format_ms, short_id
+
     out = [f"{', '.join(files)}: {s.records:,} records"]
     if s.first_ts:
         out.append(f"from {s.first_ts} to {s.last_ts}")
