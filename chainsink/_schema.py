@@ -8,7 +8,7 @@ This module owns the JSONL record's shape: :data:`SCHEMA_VERSION`, the event kin
 every record starts with and their order (``v``, ``ts``, ``event``, then :data:`RUN_KEYS`, the
 :class:`Event` fields between ``ts`` and ``data``), the per-kind fields (:data:`KIND_FIELDS`)
 and the small facts the reading and writing sides share (timestamps, token keys, LangChain's
-placeholder input).
+placeholder input, a trace id's short tag).
 
 Adding a key to every record: add a field to :class:`Event` (before ``data``, with a default
 read back from old logs in :data:`RUN_KEY_DEFAULTS`), and fill it in the adapter
@@ -55,7 +55,10 @@ EVENT_KINDS: tuple[str, ...] = (
 
 #: The fields each kind's record carries after the common keys, as the adapter writes them
 #: (``usage_by_model`` is on a trace root's end; error kinds add ``interrupted``/``interrupt``
-#: for a run that stopped without failing, or ``aborted`` for one chainsink closed).
+#: for a run that stopped without failing, or ``aborted`` for one chainsink closed). An error
+#: kind's ``error`` is ``{type, message, traceback}``; ``traceback`` (Python's text, the last 50
+#: frames) is there only for a failure whose exception was raised, never on a stop or on a
+#: record chainsink wrote itself (aborted, stopped with its trace), nor on ``retry``.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "chain_start": ("inputs", "defers_inputs"),
     "chain_end": ("outputs", "inputs", "duration_ms", "usage_by_model"),
@@ -165,10 +168,38 @@ def run_fields(event: Event) -> dict[str, Any]:
     return dict(zip(RUN_KEYS, event[2:-1], strict=True))
 
 
-def add_usage(totals: dict[str, int], usage: Any) -> None:
-    """Add a ``usage`` mapping's token counts (:data:`TOKEN_KEYS`) into ``totals``."""
+def short_id(trace_id: str) -> str:
+    """The short tag of a trace id: its last 8 hex digits (the console's and tail's ``[tag]``).
+
+    LangChain's run ids are UUIDv7, whose leading digits are a timestamp shared by every run
+    started in the same minute; the trailing digits are random.
+    """
+    digits = trace_id.replace("-", "")
+    return digits[-8:] if len(digits) > 8 else digits
+
+
+#: The breakdowns a ``usage`` value keeps when the model reports them, as LangChain's
+#: usage_metadata names them (``cache_read``, ``cache_creation``, ``audio``; ``reasoning``,
+#: ``audio``): parts of ``input_tokens`` and ``output_tokens``, which pricing needs.
+TOKEN_DETAIL_KEYS = ("input_token_details", "output_token_details")
+
+
+def add_usage(totals: dict[str, Any], usage: Any) -> None:
+    """Add a ``usage`` mapping's token counts (:data:`TOKEN_KEYS`) into ``totals``, and its
+    :data:`TOKEN_DETAIL_KEYS` breakdowns (summed per detail) where it has them."""
     for key in TOKEN_KEYS:
         totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
+    for group in TOKEN_DETAIL_KEYS:
+        details = usage.get(group)
+        if not details or not hasattr(details, "items"):
+            continue
+        summed = totals.get(group)
+        if not isinstance(summed, dict):
+            summed = totals[group] = {}
+        for name, value in details.items():
+            # a count (never a flag); anything else a provider puts here is not summed
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                summed[name] = summed.get(name, 0) + int(value)
 
 
 def parse_time(value: Any) -> _dt.datetime | None:

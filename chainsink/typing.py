@@ -31,6 +31,7 @@ __all__ = [
     "StatesTokenRule",
     "TokenRule",
     "WritesBytes",
+    "WritesHeader",
 ]
 
 
@@ -89,6 +90,23 @@ class RendersTokenLines(Protocol):
     """
 
     def token_line(self, event: Event) -> Callable[[float, str], bytes] | None: ...
+
+
+@runtime_checkable
+class WritesHeader(Protocol):
+    """Optional formatter hook: the text every file of its records starts with (an HTML
+    page's head: doctype, charset, security policy, styles), so the file reads as one document
+    made of the records appended after it.
+
+    ``header(name)`` returns it, ``name`` naming the log (for a title). A file sink given it
+    (``FileSink(path, header=...)``; ``FileCallbackHandler`` and
+    ``RotatingFileCallbackHandler`` pass their formatter's) writes it just before the first
+    record of each file it starts: a new or empty file, a file replaced under it, each file
+    rotation starts; never when appending to a file that already has content. The formatter
+    decides the text; the sink only decides when.
+    """
+
+    def header(self, name: str) -> str: ...
 
 
 @runtime_checkable

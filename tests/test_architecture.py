@@ -181,13 +181,16 @@ CLI_COMMANDS = {
     "stats": ["stats", "LOG"],
     "html": ["html", "LOG", "-o", "OUT"],
     "export-help": ["export", "--help"],
+    "query": ["query", "select count(*) from runs", "LOG"],
+    "export-parquet": ["export", "LOG", "--parquet", "OUT"],
+    "serve-help": ["serve", "--help"],
 }
 
 
 @pytest.mark.parametrize("command", list(CLI_COMMANDS))
 def test_cli_command_loads_no_langchain(command: str, jsonl_log: Path, tmp_path: Path) -> None:
-    """``chainsink --help``/``tail``/``stats``/``html``/``export --help`` run (exit 0) and load
-    no langchain_core module."""
+    """``chainsink --help``/``tail``/``stats``/``html``/``query``/``export`` run (exit 0) and
+    load no langchain_core module."""
     out = tmp_path / "out.html"
     argv = [{"LOG": str(jsonl_log), "OUT": str(out)}.get(arg, arg)
             for arg in CLI_COMMANDS[command]]

@@ -69,6 +69,7 @@ def test_stdout_handler_is_langchains_subclass() -> None:
 PUBLIC_MODULES = [
     "chainsink",
     "chainsink.cli",
+    "chainsink.cost",
     "chainsink.formatters",
     "chainsink.handlers",
     "chainsink.otel",
@@ -266,7 +267,7 @@ def test_module_unknown_attribute_raises(name: str) -> None:
 def test_public_names_helper() -> None:
     """``public_names`` counts definitions, own re-exports and lazy names; not borrowed names."""
     formatters, sinks = chainsink.formatters, chainsink.sinks
-    assert {"ConsoleFormatter", "strip_ansi"} <= public_names(formatters)
+    assert {"ConsoleFormatter", "HtmlFormatter", "strip_ansi"} <= public_names(formatters)
     assert "Formatter" not in public_names(formatters)  # re-exported from chainsink.typing
     assert "Formatter" in chainsink.formatters.__all__
     assert "Event" not in public_names(formatters)

@@ -79,3 +79,46 @@ def test_run_fields_follow_run_keys() -> None:
     assert [record[key] for key in RUN_KEYS][4:] == ["r", "chain", ["t"], {}]
     event = Event("chain_start", 0.0, *([None] * len(RUN_KEYS)), {})
     assert list(run_fields(event)) == list(RUN_KEYS)
+
+
+def test_add_usage_sums_counts_and_keeps_the_token_details() -> None:
+    """add_usage sums the token counts and, where reported, each input/output detail; a usage
+    without details adds none."""
+    from chainsink._schema import add_usage
+
+    totals: dict[str, Any] = {}
+    add_usage(totals, {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15})
+    assert totals == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    add_usage(totals, {"input_tokens": 100, "output_tokens": 50, "total_tokens": 150,
+                       "input_token_details": {"cache_read": 64, "audio": 0},
+                       "output_token_details": {"reasoning": 20, "flag": True}})
+    add_usage(totals, {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
+                       "input_token_details": {"cache_read": 1, "cache_creation": 3}})
+    assert totals == {"input_tokens": 111, "output_tokens": 56, "total_tokens": 167,
+                      "input_token_details": {"cache_read": 65, "audio": 0,
+                                              "cache_creation": 3},
+                      "output_token_details": {"reasoning": 20}}
+
+
+def test_llm_end_usage_keeps_the_details_the_model_reported() -> None:
+    """An llm_end record's usage carries usage_metadata's input/output token details (summed
+    over generations) when the model reports them, and only the counts when it does not."""
+    from langchain_core.messages import AIMessage
+
+    from chainsink.cli._workloads import ScriptedChatModel
+
+    detailed = AIMessage(content="ok", usage_metadata={  # type: ignore[typeddict-item]
+        "input_tokens": 100, "output_tokens": 40, "total_tokens": 140,
+        "input_token_details": {"cache_read": 64, "cache_creation": 8},
+        "output_token_details": {"reasoning": 30}})
+    plain = AIMessage(content="ok", usage_metadata={
+        "input_tokens": 1, "output_tokens": 2, "total_tokens": 3})
+    with capture_events() as records:
+        ScriptedChatModel(messages=iter([detailed, plain])).batch(["a", "b"])
+    usages = sorted((r["usage"] for r in records if r["event"] == "llm_end"),
+                    key=lambda u: u["total_tokens"])
+    assert usages == [
+        {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
+        {"input_tokens": 100, "output_tokens": 40, "total_tokens": 140,
+         "input_token_details": {"cache_read": 64, "cache_creation": 8},
+         "output_token_details": {"reasoning": 30}}]

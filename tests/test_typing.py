@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableLambda
 
 from chainsink import CallbackHandler, Event
 from chainsink import typing as t
-from chainsink.formatters import ConsoleFormatter, JsonlFormatter, LogFormatter
+from chainsink.formatters import ConsoleFormatter, HtmlFormatter, JsonlFormatter, LogFormatter
 from chainsink.processors import Redactor, Truncator
 from chainsink.sinks import FileSink, RotatingFileSink, Sink, StreamSink
 
@@ -19,9 +19,14 @@ from chainsink.sinks import FileSink, RotatingFileSink, Sink, StreamSink
 def test_builtin_blocks_follow_their_protocols(tmp_path: Any) -> None:
     """Each built-in formatter, sink and processor is an instance of the Protocols of the hooks
     it offers (the handler finds them that way)."""
-    for formatter in (JsonlFormatter(), ConsoleFormatter("detailed"), LogFormatter()):
+    for formatter in (JsonlFormatter(), ConsoleFormatter("detailed"), LogFormatter(),
+                      HtmlFormatter()):
         assert isinstance(formatter, t.Formatter) and isinstance(formatter, t.RendersKinds)
     assert isinstance(JsonlFormatter(), t.RendersTokenLines)
+    assert isinstance(HtmlFormatter(), t.WritesHeader)
+    assert not isinstance(HtmlFormatter(), t.RendersTokenLines)  # tokens make no fragment
+    assert not isinstance(JsonlFormatter(), t.WritesHeader)
+    assert not isinstance(ConsoleFormatter(), t.WritesHeader)
     file_sink = FileSink(tmp_path / "a.jsonl")
     rotating = RotatingFileSink(tmp_path / "b.jsonl", max_bytes=1000, backup_count=1)
     for sink in (file_sink, rotating):
@@ -61,6 +66,27 @@ def test_a_users_blocks_written_to_the_protocols_work() -> None:
     handler = CallbackHandler(Collect(), formatter, processors=[processor])
     RunnableLambda(lambda x: x).invoke(1, {"callbacks": [handler]})
     assert written == [("chain_end seen", "chain_end")]
+
+
+def test_a_users_formatter_with_a_header_starts_each_file_with_it(tmp_path: Any) -> None:
+    """A user's formatter offering ``header(name)`` is a WritesHeader, and a FileSink given
+    its header writes it once, before the first record, however many handlers append."""
+    class Csv:
+        def header(self, name: str) -> str:
+            return f"# {name}\nevent,name\n"
+
+        def __call__(self, event: Event) -> str:
+            return f"{event.event},{event.name}\n"
+
+    csv = Csv()
+    assert isinstance(csv, t.WritesHeader)
+    path = tmp_path / "runs.csv"
+    for _ in range(2):
+        handler = CallbackHandler(FileSink(path, header=csv.header(path.name)), csv,
+                                  processors=())
+        RunnableLambda(lambda x: x, name="step").invoke(1, {"callbacks": [handler]})
+        handler.close()
+    assert path.read_text() == "# runs.csv\nevent,name\n" + "chain_start,step\nchain_end,step\n" * 2
 
 
 @pytest.mark.parametrize("name", sorted(t.__all__))

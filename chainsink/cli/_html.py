@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from chainsink.cli._common import STDIN, Subparsers, add_files, check_files
-from chainsink.cli._page import write_report
 from chainsink.report import ORDERS
 
 
@@ -28,7 +27,8 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pick", choices=ORDERS, default="errors",
                    help="which traces get full detail: errors (failed first, then the most "
                         "recent; default), recent, or slowest")
-    p.add_argument("--title", default="report", help="the page title")
+    p.add_argument("--title", help="the report's name (default: the logs' names); the "
+                                   "browser's title adds the time range the logs cover")
     return p
 
 
@@ -46,5 +46,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink html``; return the exit code."""
+    from chainsink.cli._page import write_report  # not at the top: --help does not need it
+
     return write_report(args.files, args.output, max_traces=args.max_traces, pick=args.pick,
                         title=args.title)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chainsink.cli import _demo, _export, _html, _run, _stats, _tail
+from chainsink.cli import _demo, _export, _html, _query, _run, _serve, _stats, _tail
 from chainsink.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_NO_INPUT,
@@ -20,7 +20,7 @@ from chainsink.cli._common import (
 )
 
 #: The subcommands, in the order ``chainsink --help`` lists them.
-COMMANDS: tuple[Command, ...] = (_tail, _html, _stats, _export, _demo, _run)
+COMMANDS: tuple[Command, ...] = (_tail, _html, _serve, _stats, _query, _export, _demo, _run)
 
 _EPILOG = """\
 exit codes:

@@ -21,8 +21,11 @@ from chainsink.report import LogSummary, render_html, trace_view
 
 
 def write_report(files: Sequence[str], output: str, *, max_traces: int = 200,
-                 pick: str = "errors", title: str = "report", announce: bool = True) -> int:
+                 pick: str = "errors", title: str | None = None, announce: bool = True) -> int:
     """Write the report of ``files`` to ``output`` (``-``: stdout); return the exit code.
+
+    ``title`` names the report (the inputs' names when None); the page's ``<title>`` adds the
+    time range of the logs.
 
     Raises:
         OutputError: The output is one of the inputs, or the page could not be written.
@@ -36,7 +39,7 @@ def write_report(files: Sequence[str], output: str, *, max_traces: int = 200,
             inp.close()
 
 
-def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title: str,
+def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title: str | None,
             announce: bool) -> int:
     logs: list[Input] = []
     texts: list[Input] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chainsink._schema import EVENT_KINDS
 from chainsink.cli._common import (
@@ -16,23 +16,13 @@ from chainsink.cli._common import (
     check_files,
     say,
 )
-from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, open_inputs, records
-from chainsink.formatters import (
-    ANSI,
-    PLAIN,
-    ConsoleFormatter,
-    Styles,
-    color_enabled,
-    inert,
-)
-from chainsink.read import POLL_INTERVAL, Follower, event_from_record
-from chainsink.report import short_id
+
+if TYPE_CHECKING:  # the reading stack is imported when tail runs: --help does not need it
+    from chainsink.formatters import ConsoleFormatter
+    from chainsink.read import Follower
 
 #: Records held back at start while deciding whether lines need trace tags.
 HOLD_LIMIT = 2000
-#: Colours of the trace tags (never red: red means an error).
-_TAG_COLORS = ("\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m", "\033[96m",
-               "\033[93m", "\033[95m")
 
 
 def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -79,26 +69,27 @@ class Printer:
     """Renders records with a console formatter, tagging lines with their trace when needed.
 
     While the log has shown one trace only, lines are printed bare. Once a second trace appears,
-    every line starts with a ``[tag]`` of its trace (coloured by trace). At the start, output is
-    held back (up to :data:`HOLD_LIMIT` records, until the reader catches up) so that a log of
-    many traces is tagged from its first line.
+    every line starts with a ``[tag]`` of its trace, coloured by trace (the formatter's
+    :attr:`~chainsink.formatters.ConsoleFormatter.tags` write them, as for the live console).
+    At the start, output is held back (up to :data:`HOLD_LIMIT` records, until the reader
+    catches up) so that a log of many traces is tagged from its first line.
     """
 
-    def __init__(self, out: IO[str], formatter: ConsoleFormatter, styles: Styles, *,
-                 kinds: set[str], trace: str | None) -> None:
+    def __init__(self, out: IO[str], formatter: ConsoleFormatter, *, kinds: set[str],
+                 trace: str | None) -> None:
+        from chainsink.read import event_from_record
+
+        self._event = event_from_record
         self.out = out
         self.formatter = formatter
         self._one_line = formatter.style == "line"  # the line style leaves line ends to us
-        self.styles = styles
+        self.tags = formatter.tags  # turned on here, by this log's rule
         self.kinds = kinds
         self.trace = _norm(trace) if trace else None
         self.shown = 0
         self.unrendered = 0
         self._first: str | None = None
-        self._multi = False
         self._held: list[tuple[str, str]] | None = []
-        self._line_start = True
-        self._last: str | None = None
 
     def add(self, rec: dict[str, Any]) -> None:
         """Render one record (if it passes the filters)."""
@@ -110,7 +101,7 @@ class Printer:
             if not (key.startswith(self.trace) or key.endswith(self.trace)):
                 return
         try:
-            text = self.formatter(event_from_record(rec))
+            text = self.formatter(self._event(rec))
         except Exception:  # noqa: BLE001 - a malformed record must not stop the tail
             self.unrendered += 1
             return
@@ -121,67 +112,38 @@ class Printer:
         self.shown += 1
         if self._first is None:
             self._first = trace
-        elif not self._multi and trace != self._first:
-            self._multi = True
+        elif not self.tags.on and trace != self._first:
+            self.tags.on = True
             self.release()
         if self._held is not None:
             self._held.append((text, trace))
             if len(self._held) >= HOLD_LIMIT:
                 self.release()
             return
-        self._write(text, trace)
+        self.out.write(self.tags.apply(text, trace))
 
     def release(self) -> None:
         """Print what was held back (the reader has caught up, or a second trace appeared)."""
         held, self._held = self._held, None
         for text, trace in held or ():
-            self._write(text, trace)
-
-    def _write(self, text: str, trace: str) -> None:
-        if not self._multi:
-            self.out.write(text)
-            self._line_start = text.endswith("\n")
-            return
-        if not self._line_start and trace != self._last:
-            self.out.write("\n")  # classic text may stop mid-line; another trace starts anew
-            self._line_start = True
-        self._last = trace
-        tag = self._tag(trace)
-        parts = text.split("\n")
-        for i, part in enumerate(parts):
-            if i:
-                self.out.write("\n")
-                self._line_start = True
-            if part:
-                if self._line_start:
-                    self.out.write(tag)
-                self.out.write(part)
-                self._line_start = False
-
-    def _tag(self, trace: str) -> str:
-        tag = inert(short_id(trace))  # a trace id from the log is data, like the rest of it
-        try:
-            color = _TAG_COLORS[int(tag, 16) % len(_TAG_COLORS)]
-        except ValueError:
-            color = _TAG_COLORS[sum(map(ord, tag)) % len(_TAG_COLORS)]
-        return self.styles.wrap(color if self.styles.enabled else "", f"[{tag}]") + " "
+            self.out.write(self.tags.apply(text, trace))
 
     def finish(self) -> None:
         """Print anything held back and end the last line."""
         self.release()
-        if not self._line_start:
-            self.out.write("\n")
-            self._line_start = True
+        self.out.write(self.tags.end())
         if self.unrendered:
             say(f"{self.unrendered} records could not be rendered and were skipped")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink tail``; return the exit code."""
+    from chainsink.cli._inputs import KIND_PROBLEMS, LineReport, open_inputs, records
+    from chainsink.formatters import ConsoleFormatter, color_enabled
+
     ansi = not args.no_color and color_enabled(sys.stdout)
     formatter = ConsoleFormatter(args.style, ansi=ansi, like="stdout")
-    printer = Printer(sys.stdout, formatter, ANSI if ansi else PLAIN, kinds=args.kinds,
-                      trace=args.trace)
+    printer = Printer(sys.stdout, formatter, kinds=args.kinds, trace=args.trace)
     inputs = open_inputs(args.files)
     usable = 0
     followers: list[Follower] = []
@@ -215,11 +177,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _follower(path: str, stream: IO[bytes], name: str) -> Follower:
     """A follower of one input that warns at once of each bad line, and of a truncation."""
+    from chainsink.cli._inputs import LineReport
+    from chainsink.read import Follower
+
     return Follower(path, stream, name=name, on_error=LineReport(name, hold=False),
                     on_truncate=lambda: say(f"{name}: truncated; reading it again from the start"))
 
 
 def _follow(followers: list[Follower], printer: Printer) -> None:
+    from chainsink.read import POLL_INTERVAL
+
     while True:
         got = False
         for follower in followers:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from chainsink._jsonable import to_jsonable
 from chainsink._schema import PLACEHOLDER_INPUTS, Event
@@ -15,14 +18,31 @@ from chainsink.formatters._payload import (
     show,
     tool_output,
 )
-from chainsink.formatters._styles import ANSI, LANGCHAIN_COLORS, PLAIN, STYLE_CODES, Styles, inert
+from chainsink.formatters._styles import (
+    ANSI,
+    LANGCHAIN_COLORS,
+    PLAIN,
+    STYLE_CODES,
+    Styles,
+    inert,
+    strip_ansi,
+)
+from chainsink.formatters._tags import TraceTags
 
 STYLES = ("classic", "detailed", "line")
 LIKE = ("stdout", "file")
 
 #: How much of an inner chain step's inputs or outputs it shows, on one line.
 NESTED_LIMIT = 200
-#: What LangChain passes as a streamed chain's inputs before it knows them.
+#: Most traceback lines the detailed console shows under a failure: from the frame that raised
+#: on (its source line, the exception); the record keeps the whole traceback.
+TRACEBACK_LINES = 8
+#: How LangChain's LLMChain announces the prompt it formatted (its ``on_text``), for consoles
+#: that show no model starts.
+LLMCHAIN_PROMPT = "Prompt after formatting:\n"
+#: Runs whose announced prompts the detailed console remembers at most (each until its model
+#: starts or the run ends).
+_MAX_PROMPT_RUNS = 256
 
 
 class ConsoleFormatter:
@@ -35,7 +55,10 @@ class ConsoleFormatter:
 
     ``style="detailed"`` prints every event except streamed tokens, indented by run depth:
     inputs and outputs, prompts and generations, tool and retriever I/O, durations, token usage,
-    errors in red and custom events.
+    errors in red (with the end of their traceback, dimmed) and custom events. A prompt shows
+    in full once, where the model receives it: an inner prompt template's output is left to the
+    model's start, and a model start repeating what LLMChain just printed as "Prompt after
+    formatting" says so in one line.
 
     ``style="line"`` renders each event (tokens included) as the one line that heads it in the
     detailed style, with no indentation and no trailing newline: a log message.
@@ -53,10 +76,13 @@ class ConsoleFormatter:
         ansi: Emit ANSI escape codes. With False the output has none at all, including any
             that came inside the run's own text.
         like: Which LangChain handler the classic style reproduces: ``"stdout"`` or ``"file"``.
+        trace_tags: Once traces interleave (one starts while another is still open), start
+            every line with a ``[tag]`` of its trace, the last 8 hex digits of its id, as
+            ``chainsink tail`` does (see :attr:`tags`).
     """
 
     def __init__(self, style: str = "classic", *, color: str | None = None, ansi: bool = True,
-                 like: str = "stdout") -> None:
+                 like: str = "stdout", trace_tags: bool = False) -> None:
         if style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}, not {style!r}")
         if like not in LIKE:
@@ -74,9 +100,19 @@ class ConsoleFormatter:
             "classic": _CLASSIC, "detailed": _DETAILED, "line": _LINE}[style]
         #: The event kinds this formatter renders; handlers skip the others early.
         self.kinds = frozenset(self._render)
+        self.trace_tags = bool(trace_tags)
+        #: The ``[tag]`` prefixes of this console's lines: applied by the formatter itself with
+        #: ``trace_tags=True``; a reader deciding otherwise (``chainsink tail``) applies them.
+        self.tags = TraceTags(self.styles)
+        #: What the detailed style has shown (LLMChain's prompts, the last traceback), so as
+        #: not to show it twice.
+        self.shown = Shown()
 
     def __call__(self, event: Event) -> str:
         """Return the text for ``event`` (``""`` when this style prints nothing for it)."""
+        if self.trace_tags:
+            trace = str(event.trace_id)
+            self.tags.note(trace, event.is_root_end)
         render = self._render.get(event.event)
         if render is None:
             return ""
@@ -85,7 +121,9 @@ class ConsoleFormatter:
         except Exception:  # noqa: BLE001 - a value refusing str(), == or bool(): show its JSON
             text = render(self, event.replace(data=to_jsonable(event.data)))
         # content and chainsink's own codes are made inert together: only STYLE_CODES survive
-        return inert(text, self._keep)
+        text = inert(text, self._keep)
+        # the tags after: their colours are not content's to keep
+        return self.tags.apply(text, trace) if self.trace_tags else text
 
     def color_for(self, event: Event) -> str | None:
         """The LangChain colour for an event: the callback's own, else the default."""
@@ -216,12 +254,81 @@ def _detailed_start(f: ConsoleFormatter, e: Event) -> Part:
         return (f"{s.bold}> Chat model {e.name} started{s.reset}",
                 message_lines(e.data.get("messages")))
     if kind == "llm_start":
-        return (f"{s.bold}> LLM {e.name} started{s.reset}",
-                "\n".join(show(p) for p in e.data.get("prompts") or ()))
+        prompts = e.data.get("prompts") or ()
+        if f.shown.announced(e.parent_run_id, prompts):
+            return (f"{s.bold}> LLM {e.name} started{s.reset}",
+                    f"{s.dim}prompt: as formatted above{s.reset}")
+        return f"{s.bold}> LLM {e.name} started{s.reset}", "\n".join(show(p) for p in prompts)
     if kind == "tool_start":
         return (f"{s.bold}> Tool {e.name} started{s.reset}",
                 "input: " + show(e.data.get("input_str")))
     return f"{s.bold}> Retriever {e.name} started{s.reset}", "query: " + show(e.data.get("query"))
+
+
+def _prompt_key(text: str) -> str:
+    """A prompt as compared between LLMChain's text and its model's start: no colour codes
+    (LLMChain prints it green), no line ends around it."""
+    return strip_ansi(text).strip("\n")
+
+
+class Shown:
+    """What the detailed console has shown, so that it does not show it again.
+
+    The prompts LLMChain printed ("Prompt after formatting"), by its run, until the run's
+    model starts (and shows "as formatted above" instead of the prompt again) or the run ends:
+    at most :data:`_MAX_PROMPT_RUNS` runs are remembered (the oldest are forgotten), and a run
+    whose model was never seen (callbacks given to the LLMChain only) is forgotten at its end.
+    And the last traceback shown, with its trace: the same exception failing each enclosing
+    run shows its traceback once.
+    """
+
+    __slots__ = ("_runs", "_traceback")
+
+    def __init__(self) -> None:
+        self._runs: dict[UUID, list[str]] = {}
+        self._traceback: tuple[UUID, str] | None = None
+
+    def repeats_traceback(self, trace_id: UUID, text: str) -> bool:
+        """Whether ``text`` (the end of a traceback) was the last one shown, in the same
+        trace; it is the last one shown from now on."""
+        last, self._traceback = self._traceback, (trace_id, text)
+        return last == (trace_id, text)
+
+    def remember_prompt(self, run_id: UUID, text: str) -> None:
+        """Note the prompt in LLMChain's ``text`` (after :data:`LLMCHAIN_PROMPT`)."""
+        runs = self._runs
+        known = runs.get(run_id)
+        if known is None:
+            if len(runs) >= _MAX_PROMPT_RUNS:
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                    del runs[next(iter(runs))]  # another thread may get there first
+            known = runs[run_id] = []
+        known.append(_prompt_key(text[len(LLMCHAIN_PROMPT):]))
+
+    def announced(self, parent: UUID | None, prompts: Any) -> bool:
+        """Whether the parent run (an LLMChain) printed every one of a model's ``prompts``;
+        if so they are used up."""
+        if parent is None or not isinstance(prompts, (list, tuple)) or not prompts:
+            return False
+        known = self._runs.get(parent)
+        if not known:
+            return False
+        left = list(known)
+        for prompt in prompts:
+            key = _prompt_key(as_text(prompt))
+            if key not in left:
+                return False
+            left.remove(key)
+        if left:
+            self._runs[parent] = left
+        else:
+            self._runs.pop(parent, None)
+        return True
+
+    def forget(self, run_id: UUID) -> None:
+        """The run ended: forget what it printed."""
+        if self._runs:
+            self._runs.pop(run_id, None)
 
 
 def _kind_word(e: Event) -> str:
@@ -233,8 +340,12 @@ def _detailed_end(f: ConsoleFormatter, e: Event) -> Part:
     kind = e.event
     took = _took(s, e)
     if kind == "chain_end":
-        # a streamed chain's inputs arrive with its end
-        lines = _io(e, "inputs", e.data.get("inputs")) + _io(e, "outputs", e.data.get("outputs"))
+        f.shown.forget(e.run_id)
+        # a streamed chain's inputs arrive with its end; an inner prompt template's output is
+        # shown where it goes, in full where a model receives it
+        lines = _io(e, "inputs", e.data.get("inputs"))
+        if e.run_type != "prompt" or e.depth == 0:
+            lines += _io(e, "outputs", e.data.get("outputs"))
         for model, use in (e.data.get("usage_by_model") or {}).items():
             lines.append(f"tokens [{as_text(model)}]: {get(use, 'input_tokens')} in, "
                          f"{get(use, 'output_tokens')} out, {get(use, 'total_tokens')} total "
@@ -269,18 +380,48 @@ _STOPPED = {"cancelled": "cancelled", "stream_closed": "stopped (stream closed)"
             "handoff": "handed off", "drained": "drained"}
 
 
+#: A traceback line naming a frame (in an exception group too: ``  |   File "..."``).
+_FRAME_LINE = re.compile(r'[ |+\-]*File "')
+
+
+def traceback_tail(traceback: Any, limit: int = TRACEBACK_LINES) -> tuple[str, list[str]]:
+    """The end of a record's ``error.traceback`` as the detailed console shows it: a heading
+    that counts the lines left out, and the last frame (the one that raised: its file and
+    line, its source) with the exception, at most ``limit`` lines. ``("", [])`` for none."""
+    if not isinstance(traceback, str) or not traceback.strip():
+        return "", []
+    lines = traceback.rstrip("\n").split("\n")
+    start = max(0, len(lines) - limit)
+    for i in range(len(lines) - 1, -1, -1):
+        if _FRAME_LINE.match(lines[i]):
+            start = i
+            break
+    shown = [show(line) for line in lines[start:start + limit]]
+    after = len(lines) - start - len(shown)
+    note = f"{start} earlier lines not shown" if start else ""
+    if after:
+        note += f"{', ' if note else ''}{after} later lines not shown"
+    return (f"traceback ({note}):" if note else "traceback:"), shown
+
+
 def _detailed_error(f: ConsoleFormatter, e: Event) -> Part:
     s = f.styles
     err = e.data.get("error") or {}
     what = e.event.split("_")[0]
+    f.shown.forget(e.run_id)
     if e.data.get("interrupted") or e.data.get("aborted"):
         kind = e.data.get("interrupt")
         how = "aborted" if e.data.get("aborted") else _STOPPED.get(
             kind if isinstance(kind, str) else "", "interrupted")
         return (s.colored(f"|| {what} {e.name} {how}", "yellow") + _took(s, e)
                 + f": {as_text(get(err, 'type'))}: {as_text(get(err, 'message'))}", "")
-    return (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
-            f" {as_text(get(err, 'type'))}: {as_text(get(err, 'message'))}{s.reset}", "")
+    line = (f"{s.red}! {what} {e.name} failed{_took(s, e)}{s.red}:"
+            f" {as_text(get(err, 'type'))}: {as_text(get(err, 'message'))}{s.reset}")
+    head, lines = traceback_tail(get(err, "traceback"))
+    # noted last, once nothing can fail: a render that raises is done again from JSON
+    if lines and f.shown.repeats_traceback(e.trace_id, "\n".join(lines)):
+        head, lines = "traceback: as above", []  # an enclosing run, failing with its child
+    return line, "\n".join(s.wrap(s.dim, part) for part in (head, *lines)) if head else ""
 
 
 def _detailed_agent(f: ConsoleFormatter, e: Event) -> Part:
@@ -293,7 +434,12 @@ def _detailed_agent(f: ConsoleFormatter, e: Event) -> Part:
 
 def _detailed_text(f: ConsoleFormatter, e: Event) -> Part:
     text = as_text(e.data.get("text", "")).strip("\n")
-    return "", f.styles.colored(text, f.color_for(e)) if text else ""
+    body = f.styles.colored(text, f.color_for(e)) if text else ""
+    if text.startswith(LLMCHAIN_PROMPT):
+        # shown here, where LLMChain formatted it; its model's start then points back to it
+        # (the model's start is not seen with callbacks given to the LLMChain only)
+        f.shown.remember_prompt(e.run_id, text)
+    return "", body
 
 
 def _detailed_retry(f: ConsoleFormatter, e: Event) -> Part:

@@ -126,8 +126,9 @@ class CallbackHandler(BaseCallbackHandler):
     def __init__(self, sink: Any, formatter: Formatter | None = None, *,
                  processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
+        formatter = formatter if formatter is not None else JsonlFormatter()
         self._pipeline = Pipeline(
-            make_sink(sink), formatter if formatter is not None else JsonlFormatter(),
+            make_sink(sink, formatter), formatter,
             default_processors() if processors is None else tuple(processors))
         self.raise_error = raise_error
         self._ignore_unrendered()
@@ -147,7 +148,7 @@ class CallbackHandler(BaseCallbackHandler):
 
     @sink.setter
     def sink(self, value: Any) -> None:
-        self._replace_part(sink=make_sink(value))
+        self._replace_part(sink=make_sink(value, self.formatter))
 
     @property
     def formatter(self) -> Formatter:
@@ -276,15 +277,19 @@ class CallbackHandler(BaseCallbackHandler):
         """Close every run still open with an error record marked ``aborted``, deepest first.
 
         Called for every live handler at interpreter exit, so no log has runs that never end.
-        A handler whose sink was closed records nothing.
+        A handler whose sink was closed records nothing. A run that still ends afterwards (on a
+        daemon thread, say) gets no second closing record.
         """
         if self._sink_closed():
             return
         if self._tracker.pid != os.getpid():  # a forked child, before its fork hook ran
             self.disown_runs()
         for run_id, run in self._tracker.deepest_first():
+            # no traceback: nothing was raised here, chainsink closes the run (as the tracker
+            # closes a run stopped with its trace, or one it gave up waiting for)
             self._end(error_kind(run.run_type), run_id, run.parent_run_id, run.run_type,
                       {"error": {"type": "Aborted", "message": reason}, "aborted": True})
+            self._tracker.drop_later_end(run_id)  # the run may still end (a daemon thread)
 
     def disown_runs(self) -> None:
         """Forget the runs open at ``fork()``: in the child they are the parent's to end.
@@ -537,6 +542,7 @@ class CallbackHandler(BaseCallbackHandler):
         data: dict[str, Any] = {"attempt": getattr(retry_state, "attempt_number", None)}
         outcome = getattr(retry_state, "outcome", None)
         if outcome is not None and getattr(outcome, "failed", False):
+            # no traceback: the attempt is retried; the run's error record, if it fails, has one
             data["error"] = error_fields(outcome.exception())
         self._emit("retry", run_id, self._open_run(run_id, parent_run_id), data)
 

@@ -15,14 +15,16 @@ import os
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tracers.context import register_configure_hook
 
+from chainsink._schema import TOKEN_KEYS
 from chainsink.handlers._adapter import CallbackHandler
-from chainsink.handlers._langchain import usage_and_model
+from chainsink.handlers._langchain import model_of, usage_and_model
 
 #: How deeply ``capture()``/``usage()`` blocks may nest.
 MAX_NESTING = 8
@@ -92,14 +94,25 @@ def capture(target: Any) -> Iterator[CallbackHandler]:
 
 
 class UsageTotals(BaseCallbackHandler):
-    """Running token totals for the runs inside a :func:`usage` block.
+    """Running token totals and cost for the runs inside a :func:`usage` block.
+
+    The names of langchain's ``get_openai_callback()`` work for every provider, and
+    ``print(u)`` prints its summary. Each call is priced when it ends, from its model and
+    reported usage (:mod:`chainsink.cost`): the user's prices first, then genai-prices'
+    table (the ``chainsink[cost]`` extra).
 
     Attributes:
-        input_tokens: Prompt tokens reported so far.
-        output_tokens: Completion tokens reported so far.
+        input_tokens: Prompt tokens reported so far (``prompt_tokens``).
+        output_tokens: Completion tokens reported so far (``completion_tokens``).
         total_tokens: All tokens reported so far.
-        calls: Model calls that ended (with or without reported usage).
-        by_model: The same four counts per model name.
+        prompt_tokens_cached: Prompt tokens read from the provider's cache
+            (``input_token_details.cache_read``).
+        reasoning_tokens: Completion tokens spent reasoning
+            (``output_token_details.reasoning``).
+        calls: Model calls that ended, with or without reported usage
+            (``successful_requests``).
+        by_model: The token counts and calls per model name.
+        cost_by_model: Cost in USD per model name; None for a model with no known price.
     """
 
     # inline like chainsink's handlers, and like them never at another handler's expense
@@ -113,53 +126,211 @@ class UsageTotals(BaseCallbackHandler):
     def __deepcopy__(self, memo: dict[int, Any]) -> UsageTotals:
         return self
 
-    def __init__(self) -> None:
+    def __init__(self, prices: Any = None) -> None:
+        from chainsink.cost import load_prices
+
         self.input_tokens = 0
         self.output_tokens = 0
         self.total_tokens = 0
+        self.prompt_tokens_cached = 0
+        self.reasoning_tokens = 0
         self.calls = 0
         self.by_model: dict[str, dict[str, int]] = {}
+        self._costs: dict[str, Decimal | None] = {}
+        self._prices = load_prices(prices)
+        self._no_table = False
+        # what a model run's start said (provider, model), until it ends
+        self._started: dict[UUID, tuple[str | None, str | None]] = {}
         self._lock = threading.Lock()
 
+    # get_openai_callback()'s names
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens reported so far (``input_tokens``)."""
+        return self.input_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        """Completion tokens reported so far (``output_tokens``)."""
+        return self.output_tokens
+
+    @property
+    def successful_requests(self) -> int:
+        """Model calls that ended (``calls``)."""
+        return self.calls
+
+    @property
+    def total_cost(self) -> float | None:
+        """What the calls cost in USD; None when any model's price is unknown (see
+        :attr:`unpriced_models`), never a 0 that only means "not known"."""
+        with self._lock:
+            costs = list(self._costs.values())
+        total = Decimal(0)
+        for cost in costs:
+            if cost is None:
+                return None
+            total += cost
+        return float(total)
+
+    @property
+    def priced_cost(self) -> float:
+        """What the calls of the models with a known price cost in USD (a lower bound of the
+        total when :attr:`unpriced_models` is not empty)."""
+        with self._lock:
+            return float(sum((c for c in self._costs.values() if c is not None), Decimal(0)))
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        """The models called in the block whose price is not known, sorted."""
+        with self._lock:
+            return sorted(m for m, c in self._costs.items() if c is None)
+
+    @property
+    def cost_by_model(self) -> dict[str, float | None]:
+        """Cost in USD per model name; None for a model whose price is not known."""
+        with self._lock:
+            return {m: None if c is None else float(c) for m, c in self._costs.items()}
+
+    def _note_start(self, run_id: UUID, kwargs: dict[str, Any]) -> None:
+        metadata = kwargs.get("metadata")
+        provider = metadata.get("ls_provider") if isinstance(metadata, dict) else None
+        model = model_of(kwargs, metadata if isinstance(metadata, dict) else None)
+        with self._lock:
+            self._started[run_id] = (provider if isinstance(provider, str) else None, model)
+
+    def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: UUID,
+                     **kwargs: Any) -> None:
+        """Note the provider and model a completion model's run names."""
+        self._note_start(run_id, kwargs)
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID,
+                            **kwargs: Any) -> None:
+        """Note the provider and model a chat model's run names."""
+        self._note_start(run_id, kwargs)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget a failed call's start (it is not counted)."""
+        with self._lock:
+            self._started.pop(run_id, None)
+
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        """Add one model call's reported usage."""
+        """Add one model call's reported usage and cost."""
         usage, model = usage_and_model(response)
         with self._lock:
+            provider, started_model = self._started.pop(run_id, (None, None))
+        model = model or started_model
+        key = model or "<unknown>"
+        cost = self._price(model, usage, provider)
+        with self._lock:
             self.calls += 1
-            entry = self.by_model.setdefault(model or "<unknown>", {
+            entry = self.by_model.setdefault(key, {
                 "input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "calls": 0})
             entry["calls"] += 1
             if usage:
-                for key in ("input_tokens", "output_tokens", "total_tokens"):
-                    setattr(self, key, getattr(self, key) + usage[key])
-                    entry[key] += usage[key]
+                for name in TOKEN_KEYS:
+                    setattr(self, name, getattr(self, name) + usage[name])
+                    entry[name] += usage[name]
+                self.prompt_tokens_cached += _detail(usage, "input_token_details", "cache_read")
+                self.reasoning_tokens += _detail(usage, "output_token_details", "reasoning")
+            if key not in self._costs:
+                self._costs[key] = cost
+            else:
+                before = self._costs[key]
+                self._costs[key] = None if before is None or cost is None else before + cost
+
+    def _price(self, model: str | None, usage: dict[str, Any] | None,
+               provider: str | None) -> Decimal | None:
+        """The call's cost, or None when its price is unknown; never raises into the run."""
+        from chainsink.cost import CostUnavailableError, decimal_cost
+
+        try:
+            return decimal_cost(model, usage, provider=provider, prices=self._prices)
+        except CostUnavailableError:
+            self._no_table = True
+        except Exception:  # noqa: BLE001, S110 - a price is never worth failing the user's run
+            pass
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         """The totals as a plain dict."""
+        total_cost, cost_by_model = self.total_cost, self.cost_by_model
         with self._lock:
             return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                    "total_tokens": self.total_tokens, "calls": self.calls,
-                    "by_model": {k: dict(v) for k, v in self.by_model.items()}}
+                    "total_tokens": self.total_tokens,
+                    "prompt_tokens_cached": self.prompt_tokens_cached,
+                    "reasoning_tokens": self.reasoning_tokens, "calls": self.calls,
+                    "total_cost": total_cost,
+                    "unpriced_models": sorted(m for m, c in cost_by_model.items() if c is None),
+                    "by_model": {k: {**v, "cost": cost_by_model.get(k)}
+                                 for k, v in self.by_model.items()}}
+
+    def __str__(self) -> str:
+        """The summary ``get_openai_callback()`` prints; the cost line never claims $0 for a
+        model whose price is not known."""
+        total = self.total_cost
+        if total is not None:
+            cost = f"${total}"
+        else:
+            unpriced = self.unpriced_models
+            why = f"no price for {', '.join(unpriced)}"
+            if self._no_table:
+                why += f"; {_install_hint()}"
+            priced = self.priced_cost
+            cost = f"unknown ({why})" if not priced else f"unknown (${priced} priced; {why})"
+        return (f"Tokens Used: {self.total_tokens}\n"
+                f"\tPrompt Tokens: {self.prompt_tokens}\n"
+                f"\t\tPrompt Tokens Cached: {self.prompt_tokens_cached}\n"
+                f"\tCompletion Tokens: {self.completion_tokens}\n"
+                f"\t\tReasoning Tokens: {self.reasoning_tokens}\n"
+                f"Successful Requests: {self.successful_requests}\n"
+                f"Total Cost (USD): {cost}")
 
     def __repr__(self) -> str:
         return (f"UsageTotals(total_tokens={self.total_tokens}, input_tokens="
-                f"{self.input_tokens}, output_tokens={self.output_tokens}, calls={self.calls})")
+                f"{self.input_tokens}, output_tokens={self.output_tokens}, calls={self.calls}, "
+                f"total_cost={self.total_cost!r})")
+
+
+def _detail(usage: dict[str, Any], group: str, name: str) -> int:
+    details = usage.get(group)
+    value = details.get(name) if isinstance(details, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _install_hint() -> str:
+    from chainsink.cost import INSTALL_HINT
+
+    return INSTALL_HINT
 
 
 @contextlib.contextmanager
-def usage() -> Iterator[UsageTotals]:
-    """Count the tokens of every model call inside the block, like ``get_openai_callback()``.
+def usage(prices: Any = None) -> Iterator[UsageTotals]:
+    """Count the tokens and cost of every model call inside the block, like
+    ``get_openai_callback()`` but for any provider.
 
     Correct under ``asyncio.gather`` and LangChain's threads; calls outside the block (even
     concurrent ones) are not counted. Works with any provider that reports
-    ``usage_metadata`` (or ``llm_output["token_usage"]``).
+    ``usage_metadata`` (or ``llm_output["token_usage"]``). Cost comes from genai-prices
+    (``pip install "chainsink[cost]"``), imported when the first call ends; a model with no
+    known price makes ``total_cost`` None and is listed in ``unpriced_models``.
+
+    Args:
+        prices: The user's own prices, which take precedence over the price table: a path
+            to a TOML or JSON file, a mapping or a :class:`chainsink.cost.Prices` (see
+            :mod:`chainsink.cost`); by default the file ``CHAINSINK_PRICES`` names, if any.
+
+    Raises:
+        ValueError: ``prices`` is malformed or its file cannot be read.
 
     Example:
         >>> with chainsink.usage() as u:  # doctest: +SKIP
         ...     chain.invoke(...)
-        >>> u.total_tokens, u.by_model  # doctest: +SKIP
+        >>> print(u)  # doctest: +SKIP
+        Tokens Used: 1500
+        ...
+        >>> u.total_cost, u.unpriced_models  # doctest: +SKIP
     """
-    totals = UsageTotals()
+    totals = UsageTotals(prices)
     with _attached(totals):
         yield totals
 

@@ -1,4 +1,4 @@
-"""``chainsink.FileCallbackHandler``: a drop-in for langchain-core's, plus ANSI and JSONL."""
+"""``chainsink.FileCallbackHandler``: a drop-in for langchain-core's, plus ANSI, JSONL and HTML."""
 
 from __future__ import annotations
 
@@ -6,17 +6,26 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from chainsink.formatters import ConsoleFormatter, Formatter, JsonlFormatter
+from chainsink.formatters import ConsoleFormatter, Formatter, HtmlFormatter, JsonlFormatter
 from chainsink.handlers._adapter import CallbackHandler
-from chainsink.sinks import FileSink, RotatingFileSink
+from chainsink.sinks import FileSink, RotatingFileSink, file_header
 from chainsink.typing import Processor
 
-FORMATS = ("text", "ansi", "jsonl")
+FORMATS = ("text", "ansi", "jsonl", "html")
+
+
+def file_style(format: str, style: str | None) -> str:  # noqa: A002 - the public name
+    """``style``, or the default for ``format``: ``"classic"`` (langchain-core's own file
+    output, which ``text`` and ``ansi`` are a drop-in for), ``"detailed"`` for ``html`` (a page
+    has no LangChain counterpart to match; it is there to read the whole run)."""
+    if style is not None:
+        return style
+    return "detailed" if format == "html" else "classic"
 
 
 def file_formatter(format: str, color: str | None = None,  # noqa: A002 - the public name
-                   style: str = "classic") -> Formatter:
-    """The formatter for a file ``format`` (``text``, ``ansi`` or ``jsonl``).
+                   style: str | None = None) -> Formatter:
+    """The formatter for a file ``format`` (``text``, ``ansi``, ``jsonl`` or ``html``).
 
     Raises:
         ValueError: For an unknown format or style.
@@ -24,7 +33,10 @@ def file_formatter(format: str, color: str | None = None,  # noqa: A002 - the pu
     if format == "jsonl":
         return JsonlFormatter()
     if format in ("text", "ansi"):
-        return ConsoleFormatter(style, color=color, ansi=format == "ansi", like="file")
+        return ConsoleFormatter(file_style(format, style), color=color, ansi=format == "ansi",
+                                like="file")
+    if format == "html":
+        return HtmlFormatter(file_style(format, style), color=color)
     raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
 
 
@@ -51,9 +63,14 @@ class FileCallbackHandler(CallbackHandler):
         color: LangChain's default text colour for agent text, as in langchain-core.
         format: ``"text"``: langchain-core's file output with no ANSI codes at all (LangChain's
             own leaks colour codes from ``LLMChain`` and agents); ``"ansi"``: langchain-core's
-            output exactly; ``"jsonl"``: one JSON record per event (see the README's schema).
-        style: For ``text``/``ansi``: ``"classic"`` (LangChain's lines) or ``"detailed"``
-            (every event, as the detailed console shows it).
+            output exactly; ``"jsonl"``: one JSON record per event (see the README's schema);
+            ``"html"``: a page showing what the console shows, coloured, every string escaped,
+            scripts and network refused, valid while it grows (open it mid-run, reload to see
+            more; see :class:`~chainsink.formatters.HtmlFormatter`). Its head is written when
+            the file is new or empty, never when appending to one with content.
+        style: For ``text``/``ansi``/``html``: ``"classic"`` (LangChain's lines) or
+            ``"detailed"`` (every event, as the detailed console shows it). Default:
+            ``"classic"``, and ``"detailed"`` for ``html``.
         processors: Event processors; default: secrets masked, sizes capped
             (:func:`chainsink.processors.default_processors`); ``()`` for none.
         raise_error: Let failures inside the handler propagate into the run.
@@ -65,17 +82,18 @@ class FileCallbackHandler(CallbackHandler):
 
     def __init__(self, filename: str | os.PathLike[str], mode: str = "a",
                  color: str | None = None, *, format: str = "text",  # noqa: A002
-                 style: str = "classic", processors: Iterable[Processor] | None = None,
+                 style: str | None = None, processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
         formatter = file_formatter(format, color, style)
         given = None if processors is None else tuple(processors)
-        CallbackHandler.__init__(self, FileSink(filename, mode), formatter,
-                                 processors=given, raise_error=raise_error)
+        sink = FileSink(filename, mode, header=file_header(formatter, filename))
+        CallbackHandler.__init__(self, sink, formatter, processors=given,
+                                 raise_error=raise_error)
         self.filename = os.fspath(filename)
         self.mode = mode
         self.color = color
         self.format = format
-        self.style = style
+        self.style = file_style(format, style)
         self._given_processors = given  # what pickling rebuilds with (None: the defaults)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -110,7 +128,11 @@ class RotatingFileCallbackHandler(CallbackHandler):
         filename: The log file.
         max_bytes: Rotate before the file would exceed this many bytes.
         backup_count: How many rotated files to keep (at least 1).
-        format: ``"jsonl"`` (default), ``"text"`` or ``"ansi"``, as for FileCallbackHandler.
+        format: ``"jsonl"`` (default), ``"text"``, ``"ansi"`` or ``"html"``, as for
+            FileCallbackHandler; with ``html`` every file (the current one and each rotated
+            one) is a page of its own, starting with the page's head (a browser opens a
+            backup such as ``run.html.1`` as a page once its name ends in ``.html``).
+        style: For ``text``/``ansi``/``html``, as for FileCallbackHandler.
         compress: Gzip rotated files.
         processors: Event processors; default: secrets masked, sizes capped
             (:func:`chainsink.processors.default_processors`); ``()`` for none.
@@ -122,11 +144,13 @@ class RotatingFileCallbackHandler(CallbackHandler):
 
     def __init__(self, filename: str | os.PathLike[str], *, max_bytes: int,
                  backup_count: int, format: str = "jsonl",  # noqa: A002 - the public name
-                 compress: bool = False, processors: Iterable[Processor] | None = None,
+                 style: str | None = None, compress: bool = False,
+                 processors: Iterable[Processor] | None = None,
                  raise_error: bool = False) -> None:
-        formatter = file_formatter(format)
+        formatter = file_formatter(format, style=style)
         sink = RotatingFileSink(filename, max_bytes=max_bytes, backup_count=backup_count,
-                                compress=compress)
+                                compress=compress, header=file_header(formatter, filename))
         super().__init__(sink, formatter, processors=processors, raise_error=raise_error)
         self.filename = os.fspath(filename)
         self.format = format
+        self.style = file_style(format, style)

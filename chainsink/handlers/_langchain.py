@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import traceback
 from types import CodeType, FrameType
 from typing import Any
 
@@ -124,6 +125,33 @@ def error_fields(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": message}
 
 
+#: Frames a recorded traceback keeps (the innermost ones, nearest the raise), per exception of
+#: a chain: Python's ``limit=-N``.
+TRACEBACK_FRAMES = 50
+#: Longest recorded traceback, in characters: a longer one keeps its end (the frame that
+#: raised and the exception line), which the truncation processor, cutting strings from
+#: their end, would lose. Below the Truncator's default ``max_chars``.
+TRACEBACK_CHARS = 16_000
+
+
+def traceback_text(exc: BaseException) -> str | None:
+    """``exc``'s traceback as Python prints it (chained causes and contexts, notes), keeping
+    the last :data:`TRACEBACK_FRAMES` frames of each exception and at most its last
+    :data:`TRACEBACK_CHARS` characters; None when it has no ``__traceback__`` (never raised),
+    is not an exception at all (a callback given anything) or cannot be formatted. Never
+    raises."""
+    if not isinstance(exc, BaseException) or exc.__traceback__ is None:
+        return None
+    try:
+        text = "".join(traceback.format_exception(exc, limit=-TRACEBACK_FRAMES))
+    except Exception:  # noqa: BLE001 - a hostile exception (or chain) must not stop the record
+        return None
+    if len(text) > TRACEBACK_CHARS:
+        cut = len(text) - TRACEBACK_CHARS
+        text = f"...[{cut} chars of traceback cut]\n" + text[cut:]
+    return text
+
+
 def interrupt_kind(exc: BaseException) -> str | None:
     """What kind of stop ``exc`` is (see :data:`_INTERRUPTS`), or None for a failure."""
     for cls in type(exc).__mro__:
@@ -136,12 +164,21 @@ def interrupt_kind(exc: BaseException) -> str | None:
 def error_data(exc: BaseException) -> dict[str, Any]:
     """An error event's fields; a run stopped without failing (interrupted, cancelled, handed
     off, its stream closed) says so with ``interrupted`` and ``interrupt``, so that nothing
-    counts it as a failure."""
-    data: dict[str, Any] = {"error": error_fields(exc)}
+    counts it as a failure.
+
+    A failure's ``error`` carries its ``traceback`` (:func:`traceback_text`), formatted here,
+    so only errors pay for it; a stop has none: it is control flow, not a fault to debug.
+    """
+    error: dict[str, Any] = error_fields(exc)
+    data: dict[str, Any] = {"error": error}
     kind = interrupt_kind(exc)
     if kind is not None:
         data["interrupted"] = True
         data["interrupt"] = kind
+    else:
+        text = traceback_text(exc)
+        if text is not None:
+            error["traceback"] = text
     return data
 
 

@@ -207,11 +207,16 @@ class RunTracker:
                                          "their trace; chainsink stopped waiting for this one"},
                     "aborted": True})
 
-    def _close_early(self, run_id: UUID, run: Run, data: dict[str, Any]) -> None:
-        """Close an open run on LangChain's behalf; its own end, if it comes, is dropped."""
+    def drop_later_end(self, run_id: UUID) -> None:
+        """Chainsink closed this run on LangChain's behalf: its own end, if it comes, is late
+        (see :meth:`late`) and dropped."""
         if len(self.closed_early) >= _MAX_CLOSED_EARLY:
             self.closed_early.clear()
         self.closed_early[run_id] = None
+
+    def _close_early(self, run_id: UUID, run: Run, data: dict[str, Any]) -> None:
+        """Close an open run on LangChain's behalf; its own end, if it comes, is dropped."""
+        self.drop_later_end(run_id)
         data["duration_ms"] = round((_clock() - run.started) * 1000.0, 3)
         close = self._close()
         if close is not None:

@@ -32,7 +32,9 @@ class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):  # type: ignore[
             characters in the run's content show as text (``\\x1b``) instead of reaching the
             terminal, as in every style. ``"detailed"`` adds
             LLM, chat model, tool, retriever, error and custom events, nested by run depth, with
-            durations and token usage; its colour follows ``NO_COLOR``, ``FORCE_COLOR`` and
+            durations, token usage and the end of each failure's traceback; once traces
+            interleave, each line starts with a ``[tag]`` of its trace, as in
+            ``chainsink tail``. Its colour follows ``NO_COLOR``, ``FORCE_COLOR`` and
             whether stdout is a terminal.
         processors: Event processors; default: secrets masked, sizes capped
             (:func:`chainsink.processors.default_processors`); ``()`` for none.
@@ -48,7 +50,10 @@ class StdOutCallbackHandler(CallbackHandler, _LangChainStdOut):  # type: ignore[
                  raise_error: bool = False) -> None:
         # classic keeps langchain-core's codes (byte-identical output) unless NO_COLOR asks
         ansi = not os.environ.get("NO_COLOR") if style == "classic" else color_enabled(sys.stdout)
-        formatter = ConsoleFormatter(style, color=color, ansi=ansi, like="stdout")
+        # several traces printing at once (a batch, concurrent requests) get a [tag] per line
+        # in the detailed style; the classic style stays langchain-core's, byte for byte
+        formatter = ConsoleFormatter(style, color=color, ansi=ansi, like="stdout",
+                                     trace_tags=style == "detailed")
         given = None if processors is None else tuple(processors)
         CallbackHandler.__init__(self, StreamSink(), formatter, processors=given,
                                  raise_error=raise_error)

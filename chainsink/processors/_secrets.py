@@ -110,8 +110,10 @@ COUNT_NAMES = (
     "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
     "cached_tokens", "audio_tokens", "reasoning_tokens", "accepted_prediction_tokens",
     "rejected_prediction_tokens", "token_usage", "max_tokens", "max_completion_tokens",
+    "ls_max_tokens",  # LangChain's tracing metadata (the model's max_tokens)
     # Anthropic
     "cache_creation_input_tokens", "cache_read_input_tokens", "max_tokens_to_sample",
+    "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens",  # langchain-anthropic's details
     # Google
     "prompt_token_count", "candidates_token_count", "total_token_count",
     "cached_content_token_count", "thoughts_token_count", "tool_use_prompt_token_count",

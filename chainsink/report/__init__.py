@@ -18,31 +18,40 @@ from typing import TYPE_CHECKING
 
 from chainsink._lazy import lazy_names as _lazy_names
 
+#: How :class:`LogSummary` can pick the traces shown in full (here, not in the summary
+#: module: the CLI's parser offers them without loading the report).
+ORDERS = ("errors", "recent", "slowest")
+
 if TYPE_CHECKING:
+    from chainsink._schema import short_id
     from chainsink.report._html import format_ms, render_html
     from chainsink.report._summary import (
-        ORDERS,
+        OTHER_MODELS,
+        UNKNOWN_MODEL,
         Latency,
         LogSummary,
         Tokens,
         TraceSummary,
         summarize,
+        trace_key,
     )
-    from chainsink.report._trace import short_id, trace_view
+    from chainsink.report._trace import trace_view
     from chainsink.report._values import clean_record, utc_time
 
 # Loaded on first use (PEP 562): `chainsink tail` needs a record cleaner, not the HTML page.
 _LAZY = {
     "Latency": "._summary",
     "LogSummary": "._summary",
-    "ORDERS": "._summary",
+    "OTHER_MODELS": "._summary",
+    "UNKNOWN_MODEL": "._summary",
     "Tokens": "._summary",
     "TraceSummary": "._summary",
     "clean_record": "._values",
     "format_ms": "._html",
     "render_html": "._html",
-    "short_id": "._trace",
+    "short_id": "chainsink._schema",
     "summarize": "._summary",
+    "trace_key": "._summary",
     "trace_view": "._trace",
     "utc_time": "._values",
 }
@@ -55,13 +64,16 @@ __all__ = [
     "Latency",
     "LogSummary",
     "ORDERS",
+    "OTHER_MODELS",
     "Tokens",
     "TraceSummary",
+    "UNKNOWN_MODEL",
     "clean_record",
     "format_ms",
     "render_html",
     "short_id",
     "summarize",
+    "trace_key",
     "trace_view",
     "utc_time",
 ]

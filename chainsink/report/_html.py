@@ -14,14 +14,17 @@ import hashlib
 import html
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any
 
 import orjson
 
+from chainsink._schema import short_id
 from chainsink.report._summary import LogSummary, Tokens, span_ms
 from chainsink.report._template import CSS, SCRIPT
 from chainsink.report._text import ansi_css, ansi_to_html
-from chainsink.report._trace import short_id
+from chainsink.report._trace import FIND_LIMIT
+from chainsink.report._values import utc_time
 
 
 def _script_hash(script: str) -> str:
@@ -80,8 +83,35 @@ def _when(ts: str | None) -> str:
     return text
 
 
+def time_range(first: str | None, last: str | None) -> str:
+    """The span of a log's times for a title, to the minute: ``2026-12-02 09:14\u201309:52 UTC``
+    (the end's date only when it differs); empty without usable times."""
+    a, b = _minute(first), _minute(last)
+    if not a:
+        return ""
+    if not b or a == b:
+        return f"{a} UTC"
+    return f"{a}\u2013{b[11:] if a[:10] == b[:10] else b} UTC"
+
+
+def _minute(ts: str | None) -> str:
+    when = utc_time(ts)
+    return when.strftime("%Y-%m-%d %H:%M") if when is not None else ""
+
+
+def page_title(title: str | None, sources: Sequence[str], summary: LogSummary | None) -> str:
+    """The document's ``<title>``: the report's name (``title``, else the logs' names) and,
+    when the log has times, the time range it covers."""
+    name = title or (", ".join(PurePath(s).name or s for s in sources) if sources
+                     else "chainsink report")
+    if len(name) > 120:
+        name = name[:119] + "\u2026"
+    span = time_range(summary.first_ts, summary.last_ts) if summary is not None else ""
+    return f"{name} \u00b7 {span}" if span else name
+
+
 def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
-                title: str = "chainsink report", sources: Sequence[str] = (),
+                title: str | None = None, sources: Sequence[str] = (),
                 text_logs: Sequence[tuple[str, str | None, Iterable[str]]] = (),
                 generated: datetime | None = None,
                 extra_script: str | None = None) -> Iterator[str]:
@@ -91,7 +121,8 @@ def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
         summary: The finished summary of every JSONL record (None when there were none).
         traces: The detailed traces, as :func:`~chainsink.report.trace_view` makes them, in the
             order to list them.
-        title: The page title.
+        title: The report's name, shown in its heading (the names of ``sources`` when None);
+            the document's ``<title>`` adds the time range of the log (:func:`page_title`).
         sources: The names of the inputs, shown in the header.
         text_logs: ``(name, note, chunks)`` for each text or ANSI log: the chunks (ending at
             line ends) are converted with ansi2html as the page is written; ``note`` (or None)
@@ -107,12 +138,13 @@ def render_html(summary: LogSummary | None, traces: Sequence[dict[str, Any]], *,
            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n"
            "<meta name=\"referrer\" content=\"no-referrer\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-           f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n")
+           f"<title>{_e(page_title(title, sources, summary))}</title>\n"
+           f"<style>{CSS}</style>\n")
     if text_logs:
         yield ansi_css()
     yield "</head>\n<body>\n<header>\n"
-    yield f"<h1><span>chainsink</span> {_e(title)}</h1>\n"
     names = ", ".join(sources) if sources else "stdin"
+    yield f"<h1><span>chainsink</span> <bdi>{_e(title or names)}</bdi></h1>\n"
     yield f"<p class=\"meta\">{_e(names)} \u00b7 generated {_e(when)}</p>\n</header>\n<main>\n"
     if summary is not None:
         yield from _summary(summary, traces)
@@ -186,7 +218,8 @@ def _tokens_table(s: LogSummary) -> Iterator[str]:
     if not s.tokens_by_model:
         yield "<p class=\"note\">No model calls.</p>\n"
         return
-    yield ("<table id=\"tokens\">\n<tr><th>model</th><th class=\"num\">calls</th>"
+    yield ("<div class=\"wide\"><table id=\"tokens\">\n<tr><th>model</th>"
+           "<th class=\"num\">calls</th>"
            "<th class=\"num\">input</th><th class=\"num\">output</th><th class=\"num\">total</th>"
            "</tr>\n")
     rows: list[tuple[str, Tokens, str]] = [
@@ -197,7 +230,7 @@ def _tokens_table(s: LogSummary) -> Iterator[str]:
         yield (f"<tr{cls}><td class=\"name\">{_e(model)}</td><td class=\"num\">{t.calls:,}</td>"
                f"<td class=\"num\">{t.input_tokens:,}</td><td class=\"num\">{t.output_tokens:,}"
                f"</td><td class=\"num\">{t.total_tokens:,}</td></tr>\n")
-    yield "</table>\n"
+    yield "</table></div>\n"
 
 
 def _slowest_table(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str]:
@@ -206,7 +239,8 @@ def _slowest_table(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[
         yield "<p class=\"note\">No traces.</p>\n"
         return
     index = {t["id"]: i for i, t in enumerate(traces)}
-    yield ("<table id=\"slowest\">\n<tr><th class=\"num\">duration</th><th>trace</th><th>started"
+    yield ("<div class=\"wide\"><table id=\"slowest\">\n<tr><th class=\"num\">duration</th>"
+           "<th>trace</th><th>started"
            "</th><th class=\"num\">runs</th><th>status</th></tr>\n")
     for t in slowest:
         name = f"<bdi>{_e(t.name)}</bdi>"  # isolated: an override in it stops at its end
@@ -216,7 +250,7 @@ def _slowest_table(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[
                f"{name} <span class=\"tid\">{_e(short_id(t.trace_id))}</span></td>"
                f"<td>{_e(_when(t.start))}</td><td class=\"num\">{t.runs:,}</td>"
                f"<td>{_e(t.status)}</td></tr>\n")
-    yield "</table>\n"
+    yield "</table></div>\n"
 
 
 def _trace_list(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str]:
@@ -228,13 +262,18 @@ def _trace_list(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str
                f"({_e(order)}; see <code>--max-traces</code>). The summary above covers all "
                "of them.</p>\n")
     yield ("<div class=\"filters\">"
-           "<input type=\"search\" id=\"q\" placeholder=\"Search names, tags, run types, "
-           "errors, trace ids\u2026  (press /)\" autocomplete=\"off\">"
-           "<select id=\"type\"><option value=\"\">all run types</option></select>"
+           "<input type=\"search\" id=\"q\" placeholder=\"Search names, inputs, outputs, "
+           "messages, errors, metadata, trace ids\u2026  (press /)\" autocomplete=\"off\" "
+           "aria-label=\"Search the traces\">"
+           "<select id=\"type\" aria-label=\"Run type\">"
+           "<option value=\"\">all run types</option></select>"
            "<label><input type=\"checkbox\" id=\"errors-only\"> errors only</label>"
            "<button type=\"button\" id=\"expand-all\">expand all</button>"
            "<button type=\"button\" id=\"collapse-all\">collapse all</button>"
-           "<span class=\"count\" id=\"count\"></span></div>\n")
+           "<span class=\"count\" id=\"count\"></span>"
+           f"<p class=\"note\" id=\"find-note\" hidden>Search covers the first "
+           f"{FIND_LIMIT:,} characters of each trace's text; some traces hold more.</p>"
+           "</div>\n")
     yield "<div id=\"trace-list\"></div>\n"
     yield "<p class=\"empty\" id=\"no-match\" hidden>No trace matches.</p>\n"
     if not traces:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
+from chainsink.report import ORDERS
 from chainsink.report._values import MAX_TOKEN_SUM, duration_ms, token_count, utc_time
 
 #: How many durations each run name keeps for its percentiles (exact below this many runs).
@@ -37,10 +38,10 @@ MAX_OPEN_TRACES = 10_000
 #: the quietest traces lose theirs (they are then shown without detail, as dropped records).
 MAX_OPEN_RECORDS = 100_000
 #: How the traces shown in full are picked.
-ORDERS = ("errors", "recent", "slowest")
 #: Closed trace ids remembered so that a straggling record does not count as a new trace.
 _CLOSED_MEMORY = 10_000
-#: Records kept per detailed trace (streamed tokens are never kept: llm_end has the text).
+#: Records kept per detailed trace. Of streamed tokens only each run's first is kept (without
+#: its text, which llm_end has): its time is the run's time to first token.
 MAX_TRACE_RECORDS = 20_000
 #: Longest string kept in a detailed trace's records; longer ones are cut.
 MAX_KEPT_CHARS = 20_000
@@ -123,6 +124,7 @@ class TraceSummary:
         tokens: Token usage of the trace's model calls.
         complete: Whether the root run's end (or error) was logged.
         records: The trace's records, when the summary keeps them (see ``keep_records``).
+        streamed: The runs whose first token record is in ``records``.
         dropped: Records not kept because the trace was too long (or, when records are
             kept in one pass, because too many traces were in flight: ``MAX_OPEN_RECORDS``).
         interrupted: Runs stopped without failing: error records flagged ``interrupted``
@@ -145,6 +147,7 @@ class TraceSummary:
     tokens: Tokens = dataclasses.field(default_factory=Tokens)
     complete: bool = False
     records: list[dict[str, Any]] | None = None
+    streamed: set[str] | None = dataclasses.field(default=None, repr=False)
     dropped: int = 0
     interrupted: int = 0
     interrupt: str | None = None
@@ -397,7 +400,7 @@ class LogSummary:
         """
         wanted = {t.trace_id: t for t in self.selected()}
         for trace in wanted.values():
-            trace.records, trace.dropped = [], 0
+            trace.records, trace.dropped, trace.streamed = [], 0, None
         for rec in records:
             found = wanted.get(trace_key(rec))
             if found is not None:
@@ -464,8 +467,15 @@ def trace_key(rec: dict[str, Any]) -> str:
 
 def _keep(trace: TraceSummary, rec: dict[str, Any]) -> None:
     assert trace.records is not None
-    if rec.get("event") == "llm_new_token":
-        return  # llm_end carries the whole text
+    if rec.get("event") == "llm_new_token":  # llm_end carries the whole text
+        run_id = _text(rec.get("run_id"))
+        if trace.streamed is None:
+            trace.streamed = set()
+        if run_id in trace.streamed or len(trace.records) >= MAX_TRACE_RECORDS:
+            return
+        trace.streamed.add(run_id)  # its first token: when the answer began
+        rec = {k: rec.get(k) for k in ("v", "ts", "event", "run_id", "parent_run_id",
+                                       "trace_id", "name", "run_type")}
     if len(trace.records) < MAX_TRACE_RECORDS:
         trace.records.append(shrink(rec))
     else:

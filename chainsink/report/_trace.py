@@ -1,4 +1,12 @@
-"""One trace's records turned into a run tree: what the report shows when a trace is expanded."""
+"""One trace's records turned into a run tree: what the report shows when a trace is expanded.
+
+Besides the rows, a trace carries its search text (``find``): ids, names, run types, tags,
+models and errors first, then what the runs carried, each distinct string once (not JSON: a
+value's strings and numbers, not its keys): errors, tracebacks and model answers, then tool
+arguments and results, retrieved documents, metadata values and event text, then chain inputs
+and outputs, prompts and the messages sent to models. It stops at :data:`FIND_LIMIT`
+characters (``cut`` then says so), so a trace with too much text loses its inputs first.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,14 @@ from typing import Any
 
 import orjson
 
-from chainsink._schema import END_KINDS, ERROR_KINDS, PLACEHOLDER_INPUTS, START_KINDS, TOKEN_KEYS
+from chainsink._schema import (
+    END_KINDS,
+    ERROR_KINDS,
+    PLACEHOLDER_INPUTS,
+    START_KINDS,
+    TOKEN_KEYS,
+    short_id,
+)
 from chainsink.formatters import ConsoleFormatter, generation_lines, message_lines, tool_output
 from chainsink.read import event_from_record
 from chainsink.report._summary import TraceSummary, stopped_without_failing
@@ -21,6 +36,16 @@ VALUE_LIMIT = 10_000
 MAX_ROWS = 2_000
 #: Events (custom events, agent steps, text, retries) shown per run.
 MAX_RUN_EVENTS = 50
+#: Longest search text of one trace (see the module docstring); past it, ``cut`` is set.
+FIND_LIMIT = 100_000
+#: Invocation parameters shown per model run, and the longest text shown for one.
+MAX_PARAMS = 40
+PARAM_LIMIT = 300
+#: Messages shown per model run's inputs.
+MAX_MESSAGES = 200
+#: Keys of a value whose contents are bookkeeping, not what a run carried: left out of search.
+_NOT_SEARCHED = frozenset({"response_metadata", "usage_metadata", "additional_kwargs",
+                           "lc_versions", "lc", "graph"})
 
 _EVENT_TEXT = ConsoleFormatter("detailed", ansi=False)
 
@@ -38,12 +63,72 @@ class _Run:
     inputs: str | None = None
     outputs: str | None = None
     error: str | None = None
+    traceback: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    out_messages: list[dict[str, Any]] | None = None
+    params: list[list[str]] | None = None
+    first_token: datetime | None = None
     tags: list[str] = dataclasses.field(default_factory=list)
     metadata: str | None = None
     model: str | None = None
     usage: list[int] | None = None
     events: list[tuple[datetime | None, str]] = dataclasses.field(default_factory=list)
     children: list[_Run] = dataclasses.field(default_factory=list)
+
+
+class _Find:
+    """The content part of a trace's search text: distinct strings, in three tiers, each up to
+    the whole budget, so that when a trace holds too much text what is cut is what matters
+    least. Tier 0: errors, tracebacks and what models answered; 1: tools, retrievers,
+    metadata and events; 2: chain and model inputs."""
+
+    __slots__ = ("budgets", "cut", "parts", "seen", "tier")
+
+    def __init__(self, budget: int) -> None:
+        self.budgets = [budget] * 3
+        self.cut = False
+        self.parts: list[list[str]] = [[], [], []]
+        self.seen: dict[str, int] = {}
+        self.tier = 0
+
+    def add(self, text: str) -> None:
+        tier = self.tier
+        if not text or self.seen.get(text, 3) <= tier:
+            return
+        budget = self.budgets[tier]
+        if budget <= 0:
+            self.cut = True
+            return
+        self.seen[text] = tier
+        if len(text) + 1 > budget:
+            text = text[:budget - 1]
+            self.cut = True
+        self.parts[tier].append(text)
+        self.budgets[tier] -= len(text) + 1
+
+    def value(self, value: Any, depth: int = 0) -> None:
+        """The strings and numbers inside ``value`` (not its keys, nor its bookkeeping)."""
+        if self.budgets[self.tier] <= 0:
+            self.cut = self.cut or value not in (None, "", [], {})
+            return
+        if isinstance(value, str):
+            self.add(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.add(str(value))
+        elif depth > 40:
+            return
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key not in _NOT_SEARCHED:
+                    self.value(item, depth + 1)
+        elif isinstance(value, list):
+            for item in value:
+                self.value(item, depth + 1)
+
+    def text(self, head: str, limit: int) -> tuple[str, bool]:
+        """The search text (``head`` first, then the tiers in order) and whether any was cut."""
+        whole = "\n".join([head, *(part for tier in self.parts for part in tier)])
+        return whole[:limit].lower(), self.cut or len(whole) > limit
 
 
 def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -53,10 +138,20 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
     Each row has ``d`` (depth), ``e`` (index after its last descendant), ``n`` (name), ``t``
     (run type), ``s`` (status), ``o`` and ``ms`` (start offset and duration in milliseconds,
     for the waterfall) and, when known, ``tok``, ``model``, ``in``, ``out``, ``err``, ``tags``,
-    ``meta`` and ``ev`` (events inside the run: ``[offset_ms, text]``).
+    ``meta`` and ``ev`` (events inside the run: ``[offset_ms, text]``), ``tb`` (the error's
+    traceback), ``msgs`` and ``omsgs`` (a chat model's input and output messages, in place of
+    ``in`` and ``out``: each ``{"r": role, "c": content}`` with ``n`` (name), ``id`` (the tool
+    call it answers) and ``tc`` (tool calls: ``[name, arguments, id]``) when there are any),
+    ``params`` (a model's invocation parameters: ``[key, value]``) and ``ttft`` (a streamed
+    model's time to its first token, in milliseconds).
+
+    The trace has ``find`` (its search text, lower case; see the module docstring), ``cut``
+    (whether that text reached :data:`FIND_LIMIT`) and ``tb`` (the first failure's traceback).
     """
     runs: dict[str, _Run] = {}
     order: list[_Run] = []
+    found = _Find(FIND_LIMIT)
+    first_tb: str | None = None
     for rec in records:
         run_id = str(rec.get("run_id"))
         run = runs.get(run_id)
@@ -66,7 +161,10 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
                                       _str(rec.get("run_type")),
                                       None if parent is None else str(parent))
             order.append(run)
-        _apply(run, rec)
+        _apply(run, rec, found)
+        if first_tb is None and rec.get("event") in ERROR_KINDS and run.traceback \
+                and not stopped_without_failing(rec):
+            first_tb = run.traceback
 
     roots: list[_Run] = []
     for run in order:
@@ -106,13 +204,12 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
         rows[index]["e"] = len(rows)
 
     types = sorted({r.run_type for r in order if r.run_type})
-    find = " ".join(
-        [summary.trace_id, summary.name]
-        + sorted({r.name for r in order})
-        + types
-        + sorted({tag for r in order for tag in r.tags})
-        + [r.error for r in order if r.error]
-    ).lower()
+    head = " ".join([
+        summary.trace_id, summary.name, *sorted({r.name for r in order}), *types,
+        *sorted({tag for r in order for tag in r.tags}),
+        *sorted({r.model for r in order if r.model}),
+        *dict.fromkeys(r.error for r in order if r.error)])
+    find, cut = found.text(head, FIND_LIMIT)
     tokens = summary.tokens
     return {
         "id": summary.trace_id,
@@ -126,36 +223,33 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
         "runs": summary.runs,
         "errors": summary.errors,
         "error": summary.error,
+        "tb": first_tb,
         "interrupted": summary.interrupted,
         "interrupt": summary.interrupt,
         "tokens": [tokens.input_tokens, tokens.output_tokens, tokens.total_tokens]
         if tokens.total_tokens or tokens.input_tokens or tokens.output_tokens else None,
         "types": types,
-        "find": find[:50_000],
+        "find": find,
+        "cut": cut,
         "rows": rows,
         "hidden": hidden,
         "dropped": summary.dropped,
     }
 
 
-def short_id(trace_id: str) -> str:
-    """The short tag of a trace id: its last 8 hex digits.
-
-    LangChain's run ids are UUIDv7, whose leading digits are a timestamp shared by every run
-    started in the same minute; the trailing digits are random.
-    """
-    digits = trace_id.replace("-", "")
-    return digits[-8:] if len(digits) > 8 else digits
-
-
-def _apply(run: _Run, rec: dict[str, Any]) -> None:
+def _apply(run: _Run, rec: dict[str, Any], found: _Find) -> None:
     kind = rec.get("event")
     ts = utc_time(rec.get("ts"))
     if kind in START_KINDS:
         _started(run, kind, ts, rec)
+        _find_start(found, kind, rec)
     elif kind in END_KINDS or kind in ERROR_KINDS:
         _ended(run, kind, ts, rec)
-    elif kind != "llm_new_token" and len(run.events) < MAX_RUN_EVENTS:
+        _find_end(found, kind, rec)
+    elif kind == "llm_new_token":
+        if run.first_token is None:
+            run.first_token = ts
+    elif len(run.events) < MAX_RUN_EVENTS:
         try:
             event = event_from_record({**rec, "depth": 0})  # shown unindented
             text = textwrap.dedent(_EVENT_TEXT(event)).strip("\n")
@@ -163,6 +257,75 @@ def _apply(run: _Run, rec: dict[str, Any]) -> None:
             text = _value(rec)
         if text:
             run.events.append((ts, _clip(text)))
+            found.tier = 1
+            found.add(text)
+
+
+def _find_start(found: _Find, kind: Any, rec: dict[str, Any]) -> None:
+    params = rec.get("invocation_params")
+    if isinstance(params, dict):
+        found.tier = 0
+        for key in ("model", "model_name", "model_id"):
+            found.value(params.get(key))
+    found.tier = 1
+    found.value(rec.get("metadata"))
+    found.tier = 1 if kind in ("tool_start", "retriever_start") else 2
+    if kind == "chat_model_start":
+        _find_messages(found, rec.get("messages"))
+    elif not (kind == "chain_start" and rec.get("defers_inputs")):
+        for key in ("inputs", "prompts", "input_str", "query"):
+            value = rec.get(key)
+            if value is not None and value != PLACEHOLDER_INPUTS:
+                found.value(value)
+
+
+def _find_end(found: _Find, kind: Any, rec: dict[str, Any]) -> None:
+    found.tier = 0 if kind in ERROR_KINDS or kind == "llm_end" else \
+        1 if kind in ("tool_end", "retriever_end") else 2
+    if kind in ERROR_KINDS:
+        err = rec.get("error")
+        if isinstance(err, dict):
+            for key in ("type", "message", "traceback"):
+                found.value(err.get(key))
+        else:
+            found.value(err)
+        return
+    out = rec.get("outputs")
+    if kind == "llm_end":
+        batches = out.get("generations") if isinstance(out, dict) else None
+        for batch in batches if isinstance(batches, list) else ():
+            for gen in batch if isinstance(batch, list) else (batch,):
+                if isinstance(gen, dict) and isinstance(gen.get("message"), dict):
+                    _find_messages(found, [[gen["message"]]])
+                elif isinstance(gen, dict):
+                    found.value(gen.get("text"))
+        found.value(rec.get("model"))
+    else:
+        found.value(out)
+    late = rec.get("inputs")
+    if kind == "chain_end" and late is not None and late != PLACEHOLDER_INPUTS:
+        found.value(late)
+
+
+def _find_messages(found: _Find, batches: Any) -> None:
+    for msg in _flat_messages(batches):
+        if isinstance(msg, dict):
+            found.value(msg.get("content"))
+            found.value(msg.get("name"))
+            found.value(msg.get("tool_calls"))
+            found.value(msg.get("invalid_tool_calls"))
+        else:
+            found.value(msg)
+
+
+def _flat_messages(batches: Any) -> list[Any]:
+    """The messages of a ``messages`` value (a list of lists, as LangChain gives them)."""
+    if not isinstance(batches, list):
+        return []
+    flat: list[Any] = []
+    for batch in batches:
+        flat.extend(batch if isinstance(batch, list) else (batch,))
+    return flat
 
 
 def _started(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> None:
@@ -175,11 +338,19 @@ def _started(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> 
     metadata = rec.get("metadata")
     if isinstance(metadata, dict) and metadata:
         run.metadata = _value(metadata)
-    run.inputs = _inputs(kind, rec)
+    if kind == "chat_model_start" and isinstance(rec.get("messages"), list):
+        run.messages = _messages(rec.get("messages"))
+        run.inputs = None
+    else:
+        run.inputs = _inputs(kind, rec)
     params = rec.get("invocation_params")
     if isinstance(params, dict):
-        model = params.get("model") or params.get("model_name")
-        run.model = model if isinstance(model, str) else run.model
+        model = params.get("model") or params.get("model_name") or params.get("model_id")
+        run.model = model if isinstance(model, str) and model else run.model
+        run.params = _params(params)
+    if run.model is None and isinstance(metadata, dict):
+        model = metadata.get("ls_model_name")
+        run.model = model if isinstance(model, str) and model else None
 
 
 def _ended(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> None:
@@ -194,11 +365,15 @@ def _ended(run: _Run, kind: Any, ts: datetime | None, rec: dict[str, Any]) -> No
         err = rec.get("error")
         if isinstance(err, dict):
             run.error = _clip(f"{err.get('type')}: {err.get('message')}")
+            tb = err.get("traceback")
+            if isinstance(tb, str) and tb.strip():
+                run.traceback = _clip(tb)
         else:
             run.error = _value(err)
     else:
         run.status = "ok"
-        run.outputs = _outputs(kind, rec)
+        run.out_messages = _out_messages(rec.get("outputs")) if kind == "llm_end" else None
+        run.outputs = None if run.out_messages else _outputs(kind, rec)
         late = rec.get("inputs")  # a streamed chain's inputs arrive with its end
         if kind == "chain_end" and late is not None and (
                 run.inputs is None or run.inputs == _value(PLACEHOLDER_INPUTS)):
@@ -248,6 +423,114 @@ def _outputs(kind: Any, rec: dict[str, Any]) -> str | None:
     return _value(out)
 
 
+def _messages(batches: Any) -> list[dict[str, Any]]:
+    """Chat messages as the page lays them out: role, content, name, tool calls."""
+    flat = _flat_messages(batches)
+    shown = [_message(m) for m in flat[:MAX_MESSAGES]]
+    if len(flat) > MAX_MESSAGES:
+        shown.append({"r": "\u2026", "c": f"{len(flat) - MAX_MESSAGES} more messages"})
+    return shown
+
+
+def _out_messages(out: Any) -> list[dict[str, Any]] | None:
+    """A chat model's answer(s) as messages; None when the generations are plain text."""
+    batches = out.get("generations") if isinstance(out, dict) else None
+    if not isinstance(batches, list):
+        return None
+    messages: list[dict[str, Any]] = []
+    for batch in batches:
+        for gen in batch if isinstance(batch, list) else (batch,):
+            message = gen.get("message") if isinstance(gen, dict) else None
+            if not isinstance(message, dict):
+                return None
+            messages.append(_message(message))
+            if len(messages) >= MAX_MESSAGES:
+                return messages
+    return messages or None
+
+
+_ROLES = {"human": "human", "user": "human", "ai": "ai", "assistant": "ai",
+          "system": "system", "developer": "system", "tool": "tool", "function": "function"}
+
+
+def _role(msg: dict[str, Any]) -> str:
+    kind, role = msg.get("type"), msg.get("role")
+    if not isinstance(kind, str) or not kind:
+        kind = role
+    if not isinstance(kind, str) or not kind:
+        return "message"
+    key = kind.removesuffix("Chunk").removesuffix("Message").lower() or kind.lower()
+    if key == "chat" and isinstance(role, str):
+        key = role
+    return _ROLES.get(key, key)
+
+
+def _message(msg: Any) -> dict[str, Any]:
+    if not isinstance(msg, dict):
+        return {"r": "message", "c": _value(msg)}
+    shown: dict[str, Any] = {"r": _clip(_role(msg)), "c": _content(msg.get("content"))}
+    name = msg.get("name")
+    if isinstance(name, str) and name:
+        shown["n"] = _clip(name)
+    call_id = msg.get("tool_call_id")
+    if isinstance(call_id, str) and call_id:
+        shown["id"] = _clip(call_id)
+    calls: list[Any] = []
+    for key in ("tool_calls", "invalid_tool_calls"):
+        found = msg.get(key)
+        if isinstance(found, list):
+            calls += found
+    kwargs = msg.get("additional_kwargs")
+    if not calls and isinstance(kwargs, dict) and isinstance(kwargs.get("tool_calls"), list):
+        calls = kwargs["tool_calls"]  # the provider's own form: {"function": {...}}
+    if calls:
+        shown["tc"] = [_tool_call(c) for c in calls[:MAX_MESSAGES]]
+    return shown
+
+
+def _tool_call(call: Any) -> list[str]:
+    if not isinstance(call, dict):
+        return ["", _value(call), ""]
+    fn = call.get("function")
+    if not isinstance(fn, dict):
+        fn = call
+    args = fn.get("args", fn.get("arguments"))
+    call_id = call.get("id")
+    return [_clip(_str(fn.get("name"))),
+            _value(args) if args is not None else "",
+            _clip(call_id) if isinstance(call_id, str) else ""]
+
+
+def _content(content: Any) -> str:
+    """A message's content as text: text blocks as their text, other blocks as JSON."""
+    if isinstance(content, str):
+        return _clip(content)
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text" \
+                    and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            else:
+                parts.append(_clip_to(_compact(block), PARAM_LIMIT))
+        return _clip("\n".join(parts))
+    return "" if content is None else _value(content)
+
+
+def _params(params: dict[str, Any]) -> list[list[str]] | None:
+    """A model's invocation parameters as ``[key, value]`` text pairs (nulls left out)."""
+    shown = [[_clip_to(str(k), PARAM_LIMIT),
+              _clip_to(v if isinstance(v, str) else _compact(v), PARAM_LIMIT)]
+             for k, v in params.items() if v is not None]
+    return shown[:MAX_PARAMS] or None
+
+
+def _clip_to(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}\u2026"
+
+
 def _value(value: Any) -> str:
     """A value as readable text: strings as they are, anything else as indented JSON."""
     if isinstance(value, str):
@@ -281,9 +564,15 @@ def _row(run: _Run, depth: int, t0: datetime | None, span: float | None) -> dict
         ms = max(span - offset, 0.0)  # never ended: draw it to the end of the trace
     row["ms"] = ms
     for key, value in (("tok", run.usage), ("model", run.model), ("in", run.inputs),
-                       ("out", run.outputs), ("err", run.error), ("meta", run.metadata)):
+                       ("out", run.outputs), ("err", run.error), ("tb", run.traceback),
+                       ("meta", run.metadata), ("msgs", run.messages),
+                       ("omsgs", run.out_messages), ("params", run.params)):
         if value is not None:
             row[key] = value
+    if run.first_token is not None and run.start is not None:
+        ttft = _ms_between(run.start, run.first_token)
+        if ttft is not None and ttft >= 0:
+            row["ttft"] = ttft
     if run.tags:
         row["tags"] = run.tags
     if run.events:

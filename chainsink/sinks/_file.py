@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import select
+import stat
 import sys
 import threading
 import time
@@ -93,6 +94,13 @@ class FileSink(Sink):
             existing file. Checked here, when the sink is built: ``"w"`` truncates and ``"x"``
             creates the file now, once, so forked workers sharing the sink never truncate (or
             refuse) it again.
+        header: Text written just before the first record of each file the sink starts
+            (a new or empty file, one replaced under it), never when appending to a file with
+            content: an HTML page's head (see :class:`chainsink.typing.WritesHeader`). The
+            sink decides only when; the text is its formatter's. It goes in the same write as
+            the records after it. Processes starting one empty file at the same instant may
+            each write it (a browser ignores a second head); :class:`RotatingFileSink`,
+            writing under a lock, never does.
 
     Raises:
         ValueError: For another mode.
@@ -104,12 +112,19 @@ class FileSink(Sink):
     retried on the next flush.
     """
 
-    def __init__(self, path: str | os.PathLike[str], mode: str = "a") -> None:
+    def __init__(self, path: str | os.PathLike[str], mode: str = "a", *,
+                 header: str = "") -> None:
         flags = _parse_mode(mode)
+        if not isinstance(header, str):
+            raise TypeError(f"header must be a str, not {type(header).__name__}")
         self.path = _absolute(os.fspath(path))
         self.mode = mode
+        self.header = header
+        self._header = header.encode("utf-8", "backslashreplace")
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
+        self._regular = True  # the open file is a regular file (a size says if it is empty)
+        self._headed = False  # the header went to the open descriptor (for a pipe)
         # deque appends and poplefts are atomic: writers never wait for the flusher
         self._pending: collections.deque[bytes] = collections.deque()
         self._pending_bytes = 0  # approximate (unlocked): only for backpressure
@@ -276,27 +291,46 @@ class FileSink(Sink):
     # -- under _io_lock -----------------------------------------------------------------------
 
     def _write_records(self, records: list[bytes]) -> list[bytes]:
-        """Append ``records`` in one write; return what could not be written."""
-        return self._write_all(b"".join(records))
+        """Append ``records`` in one write (after the header if they start the file); return
+        what could not be written."""
+        return self._write_all(b"".join(records), self._header)
 
-    def _write_all(self, data: bytes) -> list[bytes]:
-        """Write ``data``; return the part that could not be written ([] on success)."""
-        view = memoryview(data)
+    def _write_all(self, data: bytes, head: bytes = b"") -> list[bytes]:
+        """Write ``data``, with ``head`` first if the file is empty (one ``os.write``, so a
+        reader never sees the head without a record); return the part that could not be
+        written ([] on success). Unwritten, the head is left out: the retry asks again."""
+        out = data
+        done = 0
         try:
             fd = self._descriptor()
+            # a pipe or a device has no size: it starts once per descriptor
+            if head and (os.fstat(fd).st_size == 0 if self._regular else not self._headed):
+                out = head + data
+            view = memoryview(out)
             while view:
-                view = view[os.write(fd, view):]
+                written = os.write(fd, view)
+                done += written
+                view = view[written:]
         except BlockingIOError:  # a full pipe: the rest waits for its reader (no failure)
             self._failing, self._blocked, self._full = False, True, True
-            return [bytes(view)]
+            return [self._unwritten(out, data, done)]
         except OSError as exc:
             # a FIFO with no reader yet is waited for (bounded); anything else is a failure
             waiting = exc.errno == errno.ENXIO
             self._failing, self._blocked, self._full = not waiting, waiting, False
             self._report("write", exc)
-            return [bytes(view)]
+            return [self._unwritten(out, data, done)]
         self._failing = self._blocked = self._full = self._gave_up = False
+        self._headed = True
         return []
+
+    def _unwritten(self, out: bytes, data: bytes, done: int) -> bytes:
+        """What is left of ``out`` (``data``, maybe after the head) once ``done`` bytes of it
+        were written: all of ``data`` if nothing was (the head is decided again)."""
+        if not done:
+            return data
+        self._headed = True
+        return out[done:]
 
     def _descriptor(self) -> int:
         if self._fd is not None:
@@ -310,6 +344,7 @@ class FileSink(Sink):
         fd = os.open(self.path, _OPEN_FLAGS, 0o644)  # 'w' and 'x' did their part at __init__
         st = os.fstat(fd)
         self._fd, self._ino = fd, (st.st_dev, st.st_ino)
+        self._regular, self._headed = stat.S_ISREG(st.st_mode), False
         return fd
 
     def _close_fd(self) -> None:

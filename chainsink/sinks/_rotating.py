@@ -34,19 +34,24 @@ class RotatingFileSink(FileSink):
         max_bytes: Rotate before the file would exceed this size. Must be positive.
         backup_count: How many rotated files to keep. Must be at least 1.
         compress: Gzip rotated files (``.1.gz``, ``.2.gz``, ...).
+        header: Text written at the top of each file the sink starts (a new or empty one, and
+            each one after a rotation), just before its first record, never when appending to
+            a file with content: an HTML page's head (see
+            :class:`chainsink.typing.WritesHeader`). It counts towards ``max_bytes``; a file
+            always takes at least one record after it.
 
     Raises:
         ValueError: For a non-positive ``max_bytes`` or a ``backup_count`` below 1.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int, backup_count: int,
-                 compress: bool = False) -> None:
+                 compress: bool = False, header: str = "") -> None:
         if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
             raise ValueError(f"max_bytes must be a positive int, not {max_bytes!r}")
         if (not isinstance(backup_count, int) or isinstance(backup_count, bool)
                 or backup_count < 1):
             raise ValueError(f"backup_count must be an int >= 1, not {backup_count!r}")
-        super().__init__(path, "a")
+        super().__init__(path, "a", header=header)
         self.max_bytes = max_bytes
         self.backup_count = backup_count
         self.compress = compress
@@ -75,15 +80,17 @@ class RotatingFileSink(FileSink):
             with self._process_lock():
                 size = os.fstat(self._descriptor()).st_size
                 while start < len(records):
-                    end, grown = start, 0
+                    # a file started here gets the header, in the same write as its records
+                    head = self._header if size == 0 else b""
+                    end, grown = start, len(head)
                     # take records while they fit; an empty file takes at least one
                     while end < len(records) and (
                             size + grown + len(records[end]) <= self.max_bytes
-                            or size + grown == 0):
+                            or (size == 0 and end == start)):
                         grown += len(records[end])
                         end += 1
                     if end > start:
-                        rest = self._write_all(b"".join(records[start:end]))
+                        rest = self._write_all(b"".join(records[start:end]), head)
                         if rest:
                             return rest + records[end:]
                         size += grown

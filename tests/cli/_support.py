@@ -134,3 +134,68 @@ def run_main(argv: list[str]) -> tuple[int, str, str]:
         code = cli_main(argv)
     out.flush()
     return code, out.buffer.getvalue().decode("utf-8"), err.getvalue()  # type: ignore[attr-defined]
+
+
+# -- the report's content: answers, tool calls, tracebacks -------------------------------------
+
+#: Words that occur only in the answer of one model call of :func:`content_log`.
+ANSWER_ONLY = "quokkas hum in violet"
+#: A metadata value and an invocation parameter of that call.
+CUSTOMER = "acme-customer-7731"
+TEMPERATURE = 0.25
+
+
+def answer_workload(handlers: list[Any]) -> str:
+    """A chain whose model (called with a temperature and max_tokens) answers
+    :data:`ANSWER_ONLY`, run with :data:`CUSTOMER` in its metadata."""
+    model = workloads.UsageFakeChatModel(messages=iter([AIMessage(
+        content=f"In the valley, {ANSWER_ONLY} at dusk.",
+        usage_metadata=workloads.make_usage(12, 8),  # type: ignore[arg-type]
+        response_metadata={"model_name": workloads.CHAT_MODEL_NAME})]))
+    chain = (ChatPromptTemplate.from_messages([("human", "What do {animal} do?")])
+             | model.bind(temperature=TEMPERATURE, max_tokens=64) | StrOutputParser())
+    result: str = chain.invoke({"animal": "quokkas"}, config={
+        "callbacks": handlers, "run_name": "answer_chain", "metadata": {"customer": CUSTOMER}})
+    return result
+
+
+def markup_failure(handlers: list[Any]) -> BaseException:
+    """A step that fails with markup in its message (so in its traceback); returns the error."""
+
+    def explode_with_markup(_: Any) -> Any:
+        raise ValueError(XSS[1])
+
+    try:
+        RunnableLambda(explode_with_markup, name="markup_step").invoke(
+            "x", config={"callbacks": handlers})
+    except ValueError as exc:
+        return exc
+    raise AssertionError("markup_step did not raise")
+
+
+def record_with_tracebacks(path: Path,
+                           parts: list[Callable[[list[Any]], BaseException | Any]]) -> bool:
+    """Append the JSONL records of each workload to ``path``; where a workload returns an
+    exception and its error records carry no ``error.traceback`` (a handler from before
+    tracebacks were logged), write that exception's traceback into them, as the handler does.
+    Returns whether the handler itself wrote every traceback."""
+    import traceback
+
+    written = True
+    with path.open("ab") as out:
+        for part in parts:
+            one = path.with_name(f"{path.stem}.part.jsonl")
+            handler = chainsink.FileCallbackHandler(one, mode="w", format="jsonl")
+            result = part([handler])
+            handler.close()
+            text = ("".join(traceback.format_exception(result))
+                    if isinstance(result, BaseException) else None)
+            for line in one.read_bytes().splitlines():
+                rec = orjson.loads(line)
+                error = rec.get("error")
+                if isinstance(error, dict) and text is not None and "traceback" not in error:
+                    written = False
+                    error["traceback"] = text
+                out.write(orjson.dumps(rec) + b"\n")
+            one.unlink()
+    return written

@@ -1,5 +1,6 @@
 """The HTML report in a real headless Chromium: it loads nothing, shows every run, expands,
-searches, and runs no script that came from a log.
+searches (names and content), shows tracebacks and conversations, answers the keyboard, fits a
+narrow screen and prints without controls, and runs no script that came from a log.
 
 Needs Debian's ``chromium`` and Playwright's Python package (never ``playwright install``).
 Without them these tests skip, unless ``CHAINSINK_REQUIRE_BROWSER=1`` (or ``CHAINSINK_STRICT=1``,
@@ -15,17 +16,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import workloads
 
 import chainsink
 
-from ._support import XSS, XSS_RUN_NAME, Log, page_data, xss_workload
+from ._support import (
+    ANSWER_ONLY,
+    CUSTOMER,
+    TEMPERATURE,
+    XSS,
+    XSS_RUN_NAME,
+    Log,
+    answer_workload,
+    markup_failure,
+    page_data,
+    record_with_tracebacks,
+    run_cli,
+    xss_workload,
+)
 
 
 class Page:
     """A report opened from disk, with its console errors and network requests recorded."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser: Any, path: Path, width: int = 1400) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": 1000})
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -114,7 +129,7 @@ def test_search_narrows_the_list(page: Page, mixed_log: Log) -> None:
     """Search, the errors box and the run-type filter narrow the list; clearing restores it."""
     total = page.visible_traces()
     assert total == len(mixed_log.trace_ids)
-    page.page.fill("#q", "explode")
+    page.page.fill("#q", "boom")  # the error_chain's message
     assert page.visible_traces() == 1
     assert page.page.text_content("#count") == f"1 of {total} traces"
     page.page.fill("#q", "calculator")
@@ -163,3 +178,245 @@ def test_an_ansi_log_report_is_clean_in_the_browser(browser: Any, tmp_path: Path
             shutil.copy(out, os.environ["CHAINSINK_SCREENSHOTS"])
     finally:
         page.close()
+
+
+# -- content: search, tracebacks, conversations (issue 14) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def content_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
+    """The report of: a model answering :data:`ANSWER_ONLY`, a streamed chain, the LangGraph
+    agent, the failing chain and a step failing with markup, every error record with its
+    traceback (written in by the test where the handler does not write it yet: the flag)."""
+    folder = tmp_path_factory.mktemp("content")
+    log = folder / "content.jsonl"
+    handler_wrote = record_with_tracebacks(log, [
+        answer_workload,
+        lambda h: workloads.run_workload("lcel_stream", h),
+        lambda h: workloads.run_workload("create_agent", h),
+        lambda h: workloads.run_workload("error_chain", h),
+        markup_failure])
+    out = folder / "content.html"
+    done = run_cli("html", log, "-o", out, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return out, handler_wrote
+
+
+@pytest.fixture
+def content(browser: Any, content_report: tuple[Path, bool]) -> Iterator[Page]:
+    opened = Page(browser, content_report[0])
+    yield opened
+    opened.close()
+
+
+def _trace(page: Page, name: str) -> Any:
+    """The first listed trace whose data has a run named ``name``."""
+    return page.page.locator("details.trace").nth(_index(page, name))
+
+
+def _index(page: Page, name: str) -> int:
+    traces = page_data(Path(page.url.removeprefix("file://")).read_text())["traces"]
+    return next(i for i, t in enumerate(traces) if any(r["n"] == name for r in t["rows"]))
+
+
+def _open(trace: Any) -> None:
+    trace.locator("summary").first.click()
+    trace.locator(".row.run").first.wait_for(state="attached", timeout=5000)
+
+
+def test_words_of_one_model_answer_find_exactly_its_trace(content: Page) -> None:
+    """Typing words that occur only in one model's answer leaves that trace alone listed, and
+    its model run is highlighted once the trace is open."""
+    page = content.page
+    assert content.visible_traces() == 5
+    page.fill("#q", ANSWER_ONLY.upper())  # search ignores case
+    assert content.visible_traces() == 1
+    shown = page.locator("details.trace:not([hidden])")
+    assert shown.evaluate("d => d.id") == f"trace-{_index(content, 'answer_chain')}"
+    _open(shown)
+    hits = shown.locator(".row.run.hit .rname").all_text_contents()
+    assert "ScriptedChatModel" in hits and "answer_chain" in hits
+    assert "ChatPromptTemplate" not in hits  # "quokkas" is in its input, the rest is not
+    page.fill("#q", "")
+    assert content.visible_traces() == 5
+
+
+@pytest.mark.parametrize(("words", "run"), [
+    (CUSTOMER, "answer_chain"),  # a metadata value
+    ('"expression": "2 + 2"', None),  # not JSON text: a tool's argument as the model gave it
+    ("2 + 2 = 4", "LangGraph"),  # the agent's final answer (a chat message)
+    ("you do arithmetic.", "LangGraph"),  # its system prompt
+    ("explode on demand", "explode"),  # a chain's input
+    ("in _explode", "explode"),  # the traceback names the function that raised
+])
+def test_search_covers_messages_tool_arguments_metadata_and_tracebacks(
+        content: Page, words: str, run: str | None) -> None:
+    """Inputs, chat messages, metadata values and tracebacks are searched: each of these
+    finds the one trace holding it (and JSON punctuation is no part of the text searched)."""
+    content.page.fill("#q", words)
+    if run is None:
+        assert content.visible_traces() == 0
+        return
+    assert content.visible_traces() == 1
+    index = _index(content, run)
+    assert content.page.locator("details.trace").nth(index).is_visible()
+
+
+def test_a_failure_shows_its_traceback_collapsed_until_asked(
+        content: Page, content_report: tuple[Path, bool]) -> None:
+    """Under the failing trace's error line and the failed run's error: a closed "traceback"
+    toggle; opened, it shows the traceback, naming the function that raised, as text."""
+    trace = _trace(content, "explode")
+    _open(trace)
+    line = trace.locator(".tree > details.tb")
+    assert line.count() == 1 and not line.locator("pre").is_visible()
+    line.locator("summary").click()
+    text = line.locator("pre").inner_text()
+    assert "in _explode" in text and "raise ValueError(ERROR_MESSAGE)" in text
+    assert text.rstrip().endswith("ValueError: boom")
+    rows = trace.locator(".row.run")
+    names = rows.locator(".rname").all_text_contents()
+    rows.nth(names.index("explode")).click()
+    panel = trace.locator(".detail details.tb")
+    assert panel.count() == 1 and not panel.locator("pre").is_visible()
+    panel.locator("summary").click()
+    assert "in _explode" in panel.locator("pre").inner_text()
+    assert content.errors == []
+
+
+def test_a_traceback_with_markup_is_shown_as_text(content: Page) -> None:
+    """A traceback whose message holds a <script> shows it as text and runs nothing."""
+    trace = _trace(content, "markup_step")
+    _open(trace)
+    trace.locator(".tree > details.tb summary").click()
+    assert XSS[1] in trace.locator(".tree > details.tb pre").inner_text()
+    assert "explode_with_markup" in trace.locator(".tree > details.tb pre").inner_text()
+    assert content.page.evaluate("typeof window.__xss") == "undefined"
+    assert content.errors == []
+
+
+def test_run_rows_are_reachable_with_tab_and_open_with_enter(content: Page) -> None:
+    """From the search box, Tab reaches a trace line (Enter opens it), then its run rows;
+    Enter opens a row's detail, the arrow keys move between rows and trace lines (right
+    opens a trace), and the focus is visible."""
+    page = content.page
+    traces = page_data(Path(content.url.removeprefix("file://")).read_text())["traces"]
+    page.focus("#q")
+
+    def tab_until(selector: str, limit: int = 40) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"document.activeElement.matches({selector!r})"):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    def focused() -> str:
+        return str(page.evaluate(
+            "(e => e.matches('summary') ? 'trace ' + e.querySelector('.tname').textContent"
+            " : e.querySelector('.rname').textContent)(document.activeElement)"))
+
+    tab_until("details.trace > summary")
+    page.keyboard.press("Enter")
+    first, second = page.locator("details.trace").nth(0), page.locator("details.trace").nth(1)
+    assert first.get_attribute("open") is not None
+    tab_until(".row.run")
+    assert focused() == traces[0]["rows"][0]["n"]
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.keyboard.press("Enter")
+    assert first.locator(".detail").count() == 1 and first.locator(".detail").is_visible()
+    page.keyboard.press("Enter")
+    assert not first.locator(".detail").is_visible()
+    for _ in range(len(traces[0]["rows"])):  # past this trace's last row: the next trace
+        page.keyboard.press("ArrowDown")
+    assert focused() == "trace " + traces[1]["name"]
+    page.keyboard.press("ArrowRight")
+    assert second.get_attribute("open") is not None
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert focused() == traces[1]["rows"][1]["n"]
+    page.keyboard.press("Enter")
+    assert second.locator(".detail:not([hidden])").count() == 1
+    page.keyboard.press("ArrowUp")
+    assert focused() == traces[1]["rows"][0]["n"]
+    assert content.errors == []
+
+
+def test_a_model_run_shows_its_conversation_parameters_and_first_token(content: Page) -> None:
+    """A chat model's detail lays out its messages by role, with tool calls; its invocation
+    parameters; and, when it streamed, its time to first token."""
+    trace = _trace(content, "LangGraph")
+    _open(trace)
+    rows = trace.locator(".row.run")
+    names = rows.locator(".rname").all_text_contents()
+    last_model = len(names) - 1 - names[::-1].index("ScriptedChatModel")
+    rows.nth(last_model).click()
+    panel = trace.locator(".detail")
+    roles = panel.locator(".msg .role b").all_text_contents()
+    assert [r.lower() for r in roles] == ["system", "human", "ai", "tool", "ai"]
+    call = panel.locator(".msg .call").inner_text()
+    assert call.startswith("calculator(") and '"expression": "2 + 2"' in call
+    assert panel.locator(".msg.ai .content").last.inner_text() == "2 + 2 = 4"
+
+    answer = content.page.locator("details.trace").nth(_index(content, "answer_chain"))
+    _open(answer)
+    model_rows = answer.locator(".row.run", has_text="ScriptedChatModel")
+    model_rows.first.click()
+    detail = answer.locator(".detail").first
+    params = dict(zip(detail.locator("dl.params dt").all_text_contents(),
+                      detail.locator("dl.params dd").all_text_contents(), strict=True))
+    assert params.get("temperature") == str(TEMPERATURE) and params.get("max_tokens") == "64"
+    assert content.errors == []
+
+
+def test_a_streamed_model_run_shows_its_time_to_first_token(content: Page,
+                                                             content_report: tuple[Path, bool]
+                                                             ) -> None:
+    """The streamed chain's model run says when its first token came (after its start)."""
+    traces = page_data(content_report[0].read_text())["traces"]
+    streamed = [r for t in traces for r in t["rows"] if "ttft" in r]
+    assert len(streamed) == 1 and 0 <= streamed[0]["ttft"] <= streamed[0]["ms"]
+    trace = content.page.locator("details.trace").nth(
+        next(i for i, t in enumerate(traces) if any("ttft" in r for r in t["rows"])))
+    _open(trace)
+    trace.locator(".row.run", has_text="ScriptedChatModel").first.click()
+    assert "first token" in trace.locator(".detail dt").all_text_contents()
+
+
+def test_at_420_px_nothing_scrolls_sideways(browser: Any, content_report: tuple[Path, bool],
+                                            report: Path) -> None:
+    """At a 420 px wide viewport, with every trace and every run detail open, the page is no
+    wider than the screen, and each run's name is on screen."""
+    for path in (content_report[0], report):
+        narrow = Page(browser, path, width=420)
+        try:
+            narrow.expand_everything()
+            for toggle in narrow.page.locator("details.tb > summary").all():
+                toggle.click()
+            width = narrow.page.evaluate("document.scrollingElement.scrollWidth")
+            assert width <= 420, (path.name, width)
+            for box in narrow.page.locator(".row.run .rname").all():
+                rect = box.bounding_box()
+                assert rect is not None and rect["x"] >= 0 and rect["x"] + 20 <= 420
+            assert narrow.errors == []
+        finally:
+            narrow.close()
+
+
+def test_printing_hides_the_controls_and_keeps_the_traces(content: Page) -> None:
+    """Printed, the page has no search box, filters or buttons; it shows each trace's line,
+    the runs of an open trace and, opened for the print only, its traceback."""
+    failing = _trace(content, "explode")
+    _open(failing)
+    content.page.emulate_media(media="print")
+    assert not content.page.locator("#q").is_visible()
+    assert not content.page.locator("#expand-all").is_visible()
+    assert content.page.locator("details.trace > summary").first.is_visible()
+    assert failing.locator(".row.run").first.is_visible()
+    content.page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert "in _explode" in failing.locator(".tree > details.tb pre").inner_text()
+    pdf = content.page.pdf()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 5_000
+    content.page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert not failing.locator(".tree > details.tb pre").is_visible()
+    content.page.emulate_media(media="screen")
+    assert content.page.locator("#q").is_visible()

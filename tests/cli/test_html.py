@@ -166,3 +166,19 @@ def test_progress_bar_is_drawn_only_on_a_terminal(tmp_path: Path, concurrent_log
     os.close(master)
     assert proc.wait(120) == 0
     assert b"\r" in seen and b"%" in seen and b"chainsink html: [" in seen
+
+
+def test_the_page_title_is_the_log_name_and_its_time_range(cli, tmp_path: Path,
+                                                           mixed_log: Log) -> None:
+    """``chainsink html`` titles the page with the log's name and the time range it covers;
+    ``--title`` names it instead (escaped)."""
+    out = tmp_path / "r.html"
+    assert cli("html", mixed_log.path, "-o", out).returncode == 0
+    title = re.search("<title>(.*)</title>", out.read_text())
+    assert title is not None
+    stamps = sorted(r["ts"] for r in mixed_log.records)
+    first, last = (s[:16].replace("T", " ") for s in (stamps[0], stamps[-1]))
+    span = first if first == last else f"{first}\u2013{last[11:]}"
+    assert title.group(1) == f"mixed.jsonl \u00b7 {span} UTC"
+    assert cli("html", mixed_log.path, "-o", out, "--title", "<nightly>").returncode == 0
+    assert f"<title>&lt;nightly&gt; \u00b7 {span} UTC</title>" in out.read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -76,7 +77,8 @@ def test_stats_text_lists_names_models_and_the_slowest_traces(cli, mixed_log: Lo
     for name in {r.name for r in mixed_log.runs}:
         assert name.replace("\n", " ")[:39] in out
     total = stats["tokens"]
-    assert any(line.split()[:1] == ["total"] and line.split()[-1] == f"{total['total_tokens']:,}"
+    # total, calls, input, output, total tokens (then the cost)
+    assert any(line.split()[:1] == ["total"] and line.split()[4] == f"{total['total_tokens']:,}"
                for line in out.splitlines())
     slowest = out.split("slowest traces\n", 1)[1].splitlines()
     durations = [t["duration_ms"] for t in stats["slowest_traces"]]
@@ -156,3 +158,152 @@ def test_a_gzipped_rotated_log_reads_like_the_plain_one(cli, tmp_path: Path,
     assert unpacked.pop("files") == [str(packed)]
     plain.pop("files")
     assert unpacked == plain
+
+
+# -- cost -----------------------------------------------------------------------------------------
+
+#: Two calls of a model the price table knows (cache hits included) and one of the workloads'
+#: fake model, each in a trace of its own.
+_PRICED_MODEL = "gpt-4o-mini-2024-07-18"
+_PRICED_USAGE = {"input_tokens": 1200, "output_tokens": 700, "total_tokens": 1900,
+                 "input_token_details": {"cache_read": 1024},
+                 "output_token_details": {"reasoning": 256}}
+_FAKE_USAGE = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
+
+
+def _cost_log(path: Path, *, private: bool = False) -> Path:
+    """A JSONL log of prompt | chat model runs: two priced calls, one of fake-chat-1 (and one
+    of a private model)."""
+    from langchain_core.messages import AIMessage
+    from langchain_core.prompts import ChatPromptTemplate
+    from workloads import CHAT_MODEL_NAME
+
+    import chainsink
+    from chainsink.cli._workloads import ScriptedChatModel
+
+    def reply(model: str, usage: dict[str, object]) -> AIMessage:
+        return AIMessage(content="ok", usage_metadata=usage,  # type: ignore[arg-type]
+                         response_metadata={"model_name": model})
+
+    replies = [reply(_PRICED_MODEL, _PRICED_USAGE), reply(CHAT_MODEL_NAME, _FAKE_USAGE),
+               reply(_PRICED_MODEL, _PRICED_USAGE)]
+    if private:
+        replies.append(reply("acme-private-1", {"input_tokens": 1_000_000,
+                                                "output_tokens": 1_000_000,
+                                                "total_tokens": 2_000_000}))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | ScriptedChatModel(
+        messages=iter(replies))
+    with chainsink.capture(path):
+        for i in range(len(replies)):
+            chain.invoke({"q": f"question {i}"})
+    return path
+
+
+def _call_price() -> float:
+    import genai_prices
+
+    return float(genai_prices.calc_price(genai_prices.Usage(
+        input_tokens=1200, output_tokens=700, cache_read_tokens=1024,
+        output_reasoning_tokens=256), _PRICED_MODEL).total_price)
+
+
+def test_stats_json_prices_each_model_and_lists_the_unpriced(cli, tmp_path: Path) -> None:
+    """stats --json: a known model's cost is genai-prices' price of its calls, the fake model's
+    is null and listed in unpriced_models, the total is null; the table's version is named and
+    each of the slowest traces carries its cost."""
+    import genai_prices
+    from workloads import CHAT_MODEL_NAME
+
+    log = _cost_log(tmp_path / "cost.jsonl")
+    done = cli("stats", "--json", log)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    stats = json.loads(done.stdout)
+    assert stats["tokens_by_model"][_PRICED_MODEL]["cost"] == 2 * _call_price()
+    assert stats["tokens_by_model"][CHAT_MODEL_NAME]["cost"] is None
+    cost = stats["cost"]
+    assert cost["total"] is None
+    assert cost["priced"] == 2 * _call_price()
+    assert cost["unpriced_models"] == [CHAT_MODEL_NAME]
+    assert cost["price_table"] == f"genai-prices {genai_prices.__version__}"
+    by_cost = sorted((t["cost"] is None, t["cost"]) for t in stats["slowest_traces"])
+    assert by_cost == [(False, _call_price()), (False, _call_price()), (True, None)]
+
+
+def test_stats_text_shows_cost_per_model_total_and_unpriced(cli, tmp_path: Path) -> None:
+    """stats prints a cost column (the fake model unpriced, the total unknown), the price
+    table's version and the unpriced models; the slowest traces show their cost."""
+    from workloads import CHAT_MODEL_NAME
+
+    from chainsink.cli._stats import usd
+
+    log = _cost_log(tmp_path / "cost.jsonl")
+    done = cli("stats", log)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    row = next(line for line in lines if line.startswith(_PRICED_MODEL))
+    assert row.split()[-1] == usd(2 * _call_price())
+    assert next(line for line in lines if line.startswith(CHAT_MODEL_NAME)).split()[-1] \
+        == "unpriced"
+    assert next(line for line in lines if line.startswith("total ")).split()[-1] == "unknown"
+    assert any(line.startswith("prices: genai-prices ") for line in lines)
+    assert f"unpriced models: {CHAT_MODEL_NAME} " in done.stdout
+    assert sum(f", {usd(_call_price())}, started" in line for line in lines) == 2
+    assert sum(", cost unknown, started" in line for line in lines) == 1
+    assert "$0.000000" not in done.stdout
+
+
+def test_stats_prices_file_prices_a_private_model(cli, tmp_path: Path) -> None:
+    """--prices FILE (and CHAINSINK_PRICES) price a private model the table does not know."""
+    log = _cost_log(tmp_path / "cost.jsonl", private=True)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["acme-private-1"]\ninput_mtok = 0.5\noutput_mtok = 1.5\n'
+                      '["fake-chat-1"]\ninput_mtok = 0\noutput_mtok = 0\n')
+    for args, env in ((["--prices", prices], None), ([], {"CHAINSINK_PRICES": str(prices)})):
+        done = cli("stats", "--json", *args, log, env=env)
+        assert done.returncode == 0, done.stderr
+        stats = json.loads(done.stdout)
+        assert stats["tokens_by_model"]["acme-private-1"]["cost"] == 2.0
+        assert stats["cost"]["unpriced_models"] == []
+        assert stats["cost"]["total"] == 2.0 + 2 * _call_price()
+        assert stats["cost"]["user_prices"] is True
+
+
+def test_stats_refuses_a_bad_prices_file_in_one_line(cli, tmp_path: Path) -> None:
+    """A malformed price file is a usage error: exit 2, one line naming the problem."""
+    log = _cost_log(tmp_path / "cost.jsonl")
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["acme"]\ninput_mtok = 1\n')
+    done = cli("stats", "--prices", prices, log)
+    assert done.returncode == 2
+    assert "output_mtok is required" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr
+
+
+def test_stats_without_the_extra_says_once_how_to_get_cost(cli, tmp_path: Path) -> None:
+    """Without genai-prices installed, stats shows no cost column and says in one stderr line
+    how to get cost; --json carries null costs and every model as unpriced."""
+    from workloads import CHAT_MODEL_NAME
+
+    from ._support import REPO
+
+    log = _cost_log(tmp_path / "cost.jsonl")
+    # a directory on the path whose sitecustomize makes `import genai_prices` fail, as it
+    # does when the package is not installed (sys.modules[name] = None)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['genai_prices'] = None\n")
+    env = {"PYTHONPATH": f"{REPO}{os.pathsep}{site}"}
+    done = cli("stats", log, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        'chainsink: cost: pip install "chainsink[cost]" to see what calls cost']
+    assert " cost" not in next(line for line in done.stdout.splitlines()
+                               if line.startswith("tokens by model"))
+    assert "$" not in done.stdout
+    done = cli("stats", "--json", log, env=env)
+    assert done.returncode == 0
+    stats = json.loads(done.stdout)
+    assert stats["cost"]["price_table"] is None and stats["cost"]["total"] is None
+    assert stats["cost"]["unpriced_models"] == sorted([_PRICED_MODEL, CHAT_MODEL_NAME])
+    assert 'pip install "chainsink[cost]"' in stats["cost"]["note"]

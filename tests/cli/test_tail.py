@@ -115,3 +115,15 @@ def test_line_style_prints_one_line_per_event(cli, tmp_path: Path) -> None:
     formatter = ConsoleFormatter("line", ansi=False)
     assert done.stdout.splitlines() == [formatter(event_from_record(r)) for r in log.records]
     assert any(line.startswith("token ") for line in done.stdout.splitlines())
+
+
+def test_a_failure_shows_the_end_of_its_traceback_as_the_console_does(
+        cli, tmp_path: Path) -> None:
+    """A failing chain's records: under each error line the end of its traceback (the frame
+    that raised), rendered by the detailed console's own formatter."""
+    log = record_log(tmp_path / "err.jsonl", ["error_chain"])
+    done = cli("tail", "--no-color", log.path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == _render(log.records)
+    assert "        raise ValueError(ERROR_MESSAGE)\n      ValueError: boom\n" in done.stdout
+    assert done.stdout.rstrip("\n").endswith("traceback: as above")

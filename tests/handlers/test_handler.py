@@ -82,6 +82,25 @@ def test_lifecycle_disorder_is_recorded_not_raised() -> None:
     assert records[1]["name"] == "<unknown>"
 
 
+def test_a_run_that_ends_after_it_was_aborted_gets_no_second_closing_record() -> None:
+    """abort_open_runs() (at exit, with a daemon thread still working) closes the open runs;
+    their own ends, if they still come, are dropped: one closing record per run."""
+    from langchain_core.runnables import RunnableLambda
+
+    handler, records = collect()
+
+    def step(x: int) -> int:
+        handler.abort_open_runs()  # the interpreter exits while this run is still going
+        return x
+
+    chain = RunnableLambda(lambda x: x, name="first") | RunnableLambda(step, name="step")
+    assert chain.invoke(1, config={"callbacks": [handler]}) == 1
+    closing = [(r["name"], r["event"]) for r in records if not r["event"].endswith("_start")]
+    assert sorted(closing) == [("RunnableSequence", "chain_error"), ("first", "chain_end"),
+                               ("step", "chain_error")], closing
+    assert all(r.get("aborted") for r in records if r["event"] == "chain_error")
+
+
 @pytest.mark.parametrize("serialized", [None, {}, {"id": []}, {"name": None}, {"id": "x"}])
 def test_odd_serialized_gets_a_name(serialized: Any) -> None:
     """serialized None, {}, {"id": []} or odd shapes resolve to '<unknown>' without raising."""

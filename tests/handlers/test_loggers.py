@@ -95,7 +95,9 @@ def test_loguru_errors_log_at_error(tmp_path: Path) -> None:
     lines = [json.loads(line)["record"] for line in path.read_text().splitlines()]
     errors = [r for r in lines if r["extra"]["event"] == "chain_error"]
     assert errors and all(r["level"]["name"] == "ERROR" for r in errors)
-    assert errors[0]["extra"]["error"] == {"type": "ValueError", "message": "boom"}
+    error = errors[0]["extra"]["error"]
+    assert {k: error[k] for k in ("type", "message")} == {"type": "ValueError", "message": "boom"}
+    assert error["traceback"].endswith("ValueError: boom\n")
 
 
 @pytest.mark.parametrize("workload", sorted(WORKLOADS))

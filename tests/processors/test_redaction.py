@@ -297,9 +297,12 @@ def test_token_counts_keep_numbers_and_token_credentials_are_masked() -> None:
 
     from chainsink import Event
 
-    usage = {"total_tokens": 5, "prompt_tokens": 2, "max_tokens": 100,
+    usage = {"total_tokens": 5, "prompt_tokens": 2, "max_tokens": 100, "ls_max_tokens": 100,
              "output_token_details": {"audio": 0, "reasoning": 3},
-             "completion_tokens_details": {"reasoning_tokens": 1}}
+             "completion_tokens_details": {"reasoning_tokens": 1},
+             # langchain-anthropic's cache-write split
+             "input_token_details": {"cache_read": 1, "ephemeral_5m_input_tokens": 2,
+                                     "ephemeral_1h_input_tokens": 0}}
     leaky = {"refresh_tokens": "rt-aaaa", "api_tokens": ["at-bbbb"],
              "access_tokens": {"a": "at-cccc"}, "input_tokens": "it-dddd",
              "total_tokens_note": "tt-eeee"}

@@ -1,0 +1,330 @@
+"""JSONL logs as DuckDB views: ``events`` (one row per record) and ``runs`` (one row per run).
+
+The one home of the SQL over logs: ``chainsink query`` runs the user's SQL over these views,
+``chainsink export --parquet`` copies them to Parquet, and ``chainsink stats`` can use them for
+inputs too large to stream through Python. DuckDB reads the files itself (plain, rotated,
+``.gz``), in parallel; nothing here reads a record in Python.
+
+- :func:`find_logs` turns ``FILE|DIR|GLOB ...`` into the log files (a directory's ``*.jsonl*``,
+  lock files of rotating logs left out; gzip data recognised by its first bytes).
+- :func:`connect` opens an in-memory DuckDB with the two views over those files.
+- :data:`EVENT_COLUMNS` and :data:`RUN_COLUMNS` say what the views hold.
+
+Every record key of :mod:`chainsink._schema` is a column of ``events``, read as JSON and then
+typed in SQL, so a value of the wrong type (a hand-edited or foreign log) becomes NULL instead
+of failing the query. A line that is not a chainsink record (not JSON, not an object, no string
+``event`` or no ``run_id``, a partial last line) is not a row: :func:`bad_lines` counts them.
+
+A run's ``status`` is what :class:`chainsink.report.LogSummary` (``chainsink stats``) calls it:
+its first closing record decides (``error`` for an error record, ``interrupted`` or
+``aborted`` when that error record is flagged so, ``ok`` for an end record); a run with a start
+and no closing record is ``open``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from chainsink._schema import END_KINDS, ERROR_KINDS, HEAD_KEYS, KIND_FIELDS, START_KINDS
+from chainsink.read import GZIP_MAGIC
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: How a record key is typed in ``events``: ``id`` and ``text`` (VARCHAR: a string, else
+#: NULL), ``int``, ``double``, ``bool``, ``ts`` (TIMESTAMP, UTC), ``tags`` (VARCHAR[]),
+#: ``usage`` (a STRUCT of the token counts), ``json`` (the value as JSON). A key not named
+#: here (a key added to the schema later) is JSON.
+_KINDS: dict[str, str] = {
+    "v": "int", "ts": "ts", "event": "text", "run_id": "id", "parent_run_id": "id",
+    "trace_id": "id", "depth": "int", "name": "text", "run_type": "text", "tags": "tags",
+    "metadata": "json", "duration_ms": "double", "usage": "usage", "model": "text",
+    "interrupted": "bool", "interrupt": "text", "aborted": "bool", "defers_inputs": "bool",
+    "token": "text", "tool": "text", "tool_call_id": "text", "input_str": "text",
+    "query": "text", "log": "text", "text": "text", "event_name": "text", "attempt": "int",
+}
+
+#: The columns of ``events``, in order: every record key (:mod:`chainsink._schema`).
+EVENT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
+    [*HEAD_KEYS, *(key for fields in KIND_FIELDS.values() for key in fields)]))
+
+#: The token counts of ``usage``, as columns of ``runs``.
+_TOKENS = ("input_tokens", "output_tokens", "total_tokens")
+
+#: The columns of ``runs``, in order.
+RUN_COLUMNS: tuple[str, ...] = (
+    "run_id", "parent_run_id", "trace_id", "name", "run_type", "tags", "metadata",
+    "start_time", "end_time", "duration_ms", "status", "error_type", "error_message", "model",
+    *_TOKENS, "cost")
+
+#: The values of ``runs.status``.
+STATUSES = ("ok", "error", "interrupted", "aborted", "open")
+
+#: The name of the SQL function that prices one run, when a cost function is given.
+COST_FUNCTION = "chainsink_run_cost"
+
+#: A run's cost in USD from its model and its ``usage`` (a mapping of the token counts,
+#: LangChain's usage_metadata keys), or None if unknown: ``chainsink.cost.Prices.cost`` fits.
+CostFunction = Callable[[str, Any], Any]
+
+#: The SQL type of ``events.usage`` (and of the cost function's second argument).
+USAGE_TYPE = "STRUCT(input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT)"
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+class NoDuckDB(ImportError):
+    """DuckDB is not installed (the ``sql`` extra)."""
+
+
+def require_duckdb() -> None:
+    """Import DuckDB, or raise :class:`NoDuckDB` with one line that names the extra."""
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        raise NoDuckDB("DuckDB is not installed: pip install 'chainsink[sql]'") from None
+
+
+# -- finding the files ----------------------------------------------------------------------
+
+
+def find_logs(args: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The log files named by ``args`` (files, directories, globs), and a problem per argument
+    that names none.
+
+    A directory stands for its ``*.jsonl*`` files (``app.jsonl``, ``app.jsonl.1``,
+    ``app.jsonl.2.gz``), not those of its subdirectories; a glob for the files it matches
+    (``**`` across directories). The lock file of a rotating log (``app.jsonl.lock``) is left
+    out unless named alone. Each file is listed once, in the order found.
+    """
+    names = list(args)
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for arg in names:
+        if os.path.isdir(arg):
+            matches = sorted(os.path.normpath(p)
+                             for p in glob.glob(os.path.join(glob.escape(arg), "*.jsonl*"))
+                             if os.path.isfile(p) and not p.endswith(".lock"))
+            if not matches:
+                problems.append(f"{arg}: a directory with no *.jsonl* files")
+        elif os.path.exists(arg) or not _GLOB_CHARS & set(arg):
+            if not os.path.exists(arg):
+                problems.append(f"{arg}: no such file")
+                continue
+            if _lock_file(arg, names):
+                continue
+            matches = [arg]
+        else:
+            matches = sorted(p for p in glob.glob(arg, recursive=True)
+                             if os.path.isfile(p) and not p.endswith(".lock"))
+            if not matches:
+                problems.append(f"{arg}: no file matches")
+        for path in matches:
+            found.setdefault(os.path.realpath(path), path)
+    return list(found.values()), problems
+
+
+def _lock_file(arg: str, names: list[str]) -> bool:
+    """Whether ``arg`` is ``X.lock`` named with ``X`` or its rotated files (``X.1``, ...)."""
+    if not arg.endswith(".lock"):
+        return False
+    log = arg[: -len(".lock")]
+    return any(n == log or (n.startswith(log + ".") and n != arg) for n in names)
+
+
+def _gzipped(path: str) -> bool:
+    """Whether a file holds gzip data (by its first bytes, whatever it is called)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+# -- the views --------------------------------------------------------------------------------
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _typed(key: str) -> str:
+    """The SQL that types the raw JSON value of record key ``key``."""
+    col = _ident(key)
+    kind = _KINDS.get(key, "json")
+    if kind in ("id", "text"):
+        return f"CASE WHEN json_type({col}) = 'VARCHAR' THEN {col} ->> '$' END"
+    if kind == "int":
+        return (f"CASE WHEN json_type({col}) IN ('BIGINT', 'UBIGINT') "
+                f"THEN TRY_CAST({col} AS INTEGER) END")
+    if kind == "double":
+        return (f"CASE WHEN json_type({col}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+                f"AND TRY_CAST({col} AS DOUBLE) >= 0 THEN TRY_CAST({col} AS DOUBLE) END")
+    if kind == "bool":
+        return f"CASE WHEN json_type({col}) = 'BOOLEAN' THEN TRY_CAST({col} AS BOOLEAN) END"
+    if kind == "ts":
+        # an offset is honoured (a TIMESTAMP cast would drop it); none means UTC
+        return (f"CASE WHEN json_type({col}) = 'VARCHAR' "
+                f"THEN timezone('UTC', TRY_CAST({col} ->> '$' AS TIMESTAMPTZ)) END")
+    if kind == "tags":
+        return (f"CASE WHEN json_type({col}) = 'ARRAY' "
+                f"THEN TRY_CAST({col} AS VARCHAR[]) END")
+    if kind == "usage":
+        counts = ", ".join(
+            f"{k} := CASE WHEN json_type({col}, '$.{k}') IN ('BIGINT', 'UBIGINT') "
+            f"THEN TRY_CAST({col} -> '$.{k}' AS BIGINT) END" for k in _TOKENS)
+        return f"CASE WHEN json_type({col}) = 'OBJECT' THEN struct_pack({counts}) END"
+    return f"CASE WHEN {col} IS NOT NULL AND json_type({col}) <> 'NULL' THEN {col} END"
+
+
+def _source(files: list[str]) -> str:
+    """``read_ndjson`` over the files: every key as JSON, bad lines as rows of NULLs."""
+    columns = ", ".join(f"{_literal(k)}: 'JSON'" for k in EVENT_COLUMNS)
+    gzipped = {f: _gzipped(f) for f in files}
+    parts = []
+    for compression in ("none", "gzip"):
+        chosen = [f for f in files if gzipped[f] == (compression == "gzip")]
+        if chosen:
+            parts.append(
+                f"SELECT * FROM read_ndjson([{', '.join(map(_literal, chosen))}], "
+                f"columns = {{{columns}}}, compression = '{compression}', "
+                "ignore_errors = true, union_by_name = true, filename = true)")
+    return " UNION ALL ".join(parts)
+
+
+def _events_sql() -> str:
+    typed = ",\n  ".join(f"{_typed(k)} AS {_ident(k)}" for k in EVENT_COLUMNS)
+    return (f"CREATE TEMP VIEW events AS SELECT\n  {typed}\nFROM _chainsink_lines\n"
+            "WHERE json_type(event) = 'VARCHAR' AND run_id IS NOT NULL "
+            "AND json_type(run_id) <> 'NULL'")
+
+
+def _kinds(kinds: Iterable[str]) -> str:
+    return ", ".join(map(_literal, sorted(kinds)))
+
+
+def _runs_sql(cost: bool) -> str:
+    closing = _kinds(END_KINDS | ERROR_KINDS)
+    errors = _kinds(ERROR_KINDS)
+    # the first start and the first closing record of each run (a repeated end is ignored,
+    # as chainsink export does); records without a time sort last
+    last = "coalesce(ts, TIMESTAMP '9999-12-31')"
+    # COST HOOK: the one place a run's cost is filled in (NULL without a cost function)
+    cost_sql = (f"{COST_FUNCTION}(model, usage)" if cost else "CAST(NULL AS DOUBLE)")
+    return f"""
+CREATE TEMP VIEW runs AS
+WITH starts AS (
+  SELECT run_id, arg_min(struct_pack(parent_run_id, trace_id, name, run_type, tags, metadata,
+                                     ts), {last}) AS s
+  FROM events WHERE event IN ({_kinds(START_KINDS)}) GROUP BY run_id
+), ends AS (
+  SELECT run_id, arg_min(struct_pack(event, parent_run_id, trace_id, name, run_type, tags,
+                                     metadata, ts, duration_ms, error, interrupted, aborted,
+                                     model, usage), {last}) AS e
+  FROM events WHERE event IN ({closing}) GROUP BY run_id
+), joined AS (
+  SELECT
+    run_id,
+    coalesce(s.parent_run_id, e.parent_run_id) AS parent_run_id,
+    coalesce(s.trace_id, e.trace_id, run_id) AS trace_id,
+    coalesce(s.name, e.name) AS name,
+    coalesce(s.run_type, e.run_type) AS run_type,
+    coalesce(s.tags, e.tags) AS tags,
+    coalesce(s.metadata, e.metadata) AS metadata,
+    coalesce(s.ts, e.ts - to_microseconds(CAST(round(e.duration_ms * 1000) AS BIGINT)))
+      AS start_time,
+    e.ts AS end_time,
+    coalesce(e.duration_ms,
+             date_diff('microsecond', s.ts, e.ts) / 1000.0) AS duration_ms,
+    CASE
+      WHEN e.event IS NULL THEN 'open'
+      WHEN e.event IN ({errors}) THEN
+        CASE WHEN e.aborted THEN 'aborted' WHEN e.interrupted THEN 'interrupted'
+             ELSE 'error' END
+      ELSE 'ok'
+    END AS status,
+    CASE WHEN e.event IN ({errors}) THEN e.error ->> '$.type' END AS error_type,
+    CASE WHEN e.event IN ({errors}) THEN e.error ->> '$.message' END AS error_message,
+    e.model AS model,
+    e.usage.input_tokens AS input_tokens,
+    e.usage.output_tokens AS output_tokens,
+    e.usage.total_tokens AS total_tokens,
+    e.usage AS usage
+  FROM starts FULL OUTER JOIN ends USING (run_id)
+)
+SELECT {_runs_select()}, {cost_sql} AS cost FROM joined
+"""
+
+
+def _runs_select() -> str:
+    """``runs`` columns in :data:`RUN_COLUMNS` order over the ``joined`` rows."""
+    return ", ".join(_ident(c) for c in RUN_COLUMNS[:-1])
+
+
+def connect(files: list[str], *, cost: CostFunction | None = None,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the ``events`` and ``runs`` views over ``files``.
+
+    Args:
+        files: Log files (see :func:`find_logs`); at least one.
+        cost: Prices a run from its model and usage (:data:`CostFunction`, e.g.
+            ``chainsink.cost.load_prices().cost``): registered as the SQL function
+            :data:`COST_FUNCTION` and used for ``runs.cost``. Without it ``cost`` is NULL.
+            This is where read-time pricing plugs in.
+        threads: DuckDB's worker threads (default: DuckDB's, one per core).
+
+    Raises:
+        NoDuckDB: DuckDB is not installed.
+        duckdb.Error: A file could not be read.
+    """
+    require_duckdb()
+    import duckdb
+    import duckdb.func
+
+    if not files:
+        raise ValueError("no log files")
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"CREATE TEMP VIEW _chainsink_lines AS {_source(files)}")
+    con.execute(_events_sql())
+    if cost is not None:
+        con.create_function(COST_FUNCTION, _null_safe(cost), ["VARCHAR", USAGE_TYPE], "DOUBLE",
+                            null_handling=duckdb.func.FunctionNullHandling.SPECIAL,
+                            side_effects=False)
+    con.execute(_runs_sql(cost is not None))
+    return con
+
+
+def _null_safe(cost: CostFunction) -> Callable[[Any, Any], float | None]:
+    """``cost`` that gives NULL for a run without a model or usage, or one it cannot price
+    (or raises on)."""
+    def price(model: Any, usage: Any) -> float | None:
+        if not isinstance(model, str) or not model or usage is None:
+            return None
+        try:
+            value = cost(model, {k: v for k, v in usage.items() if v is not None})
+            return None if value is None else float(value)
+        except Exception:  # noqa: BLE001 - one odd model must not fail the query
+            return None
+
+    return price
+
+
+def bad_lines(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    """``(file, records, lines skipped)`` for each file (a second read of the files)."""
+    rows = con.execute(
+        "SELECT filename, count(*) FILTER (WHERE json_type(event) = 'VARCHAR' "
+        "AND run_id IS NOT NULL AND json_type(run_id) <> 'NULL'), "
+        "count(*) FILTER (WHERE NOT (json_type(event) = 'VARCHAR' AND run_id IS NOT NULL "
+        "AND json_type(run_id) <> 'NULL') OR event IS NULL) "
+        "FROM _chainsink_lines GROUP BY filename ORDER BY filename").fetchall()
+    return [(str(f), int(good), int(bad)) for f, good, bad in rows]

@@ -1,0 +1,263 @@
+"""``chainsink query``: SQL over JSONL logs, with DuckDB (the ``sql`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import decimal
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from chainsink.cli._common import (
+    EXIT_NO_INPUT,
+    EXIT_OK,
+    EXIT_USAGE,
+    STDIN,
+    InputError,
+    Subparsers,
+    say,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+FORMATS = ("table", "csv", "json")
+#: Rows a table shows; past this many, use LIMIT or --format csv/json (which stream).
+TABLE_ROWS = 10_000
+#: The widest a table cell is shown (longer values are cut, with an ellipsis).
+CELL_WIDTH = 80
+_BATCH = 2048
+
+
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add ``query`` to the CLI's subcommands."""
+    p = subparsers.add_parser(
+        "query", help="run SQL over JSONL logs (DuckDB; pip install 'chainsink[sql]')",
+        description="Run SQL over JSONL logs with DuckDB, through two views: events (one row "
+                    "per record, every record key a typed column: ts TIMESTAMP in UTC, ids "
+                    "VARCHAR, usage a STRUCT of token counts, inputs/outputs/error/metadata "
+                    "JSON) and runs (one row per run: ids, name, run_type, tags, metadata, "
+                    "start_time, end_time, duration_ms, status ok|error|interrupted|aborted|"
+                    "open, error_type, error_message, model, input/output/total_tokens, cost: NULL "
+                    "until read-time pricing is wired in). SQL that DuckDB refuses exits 2; "
+                    "one that fails on the data or files exits 1. "
+                    "FILE may be a log (plain, rotated, .gz), a directory (its *.jsonl* files) "
+                    "or a glob; all are read as one. Lines that are not chainsink records are "
+                    "skipped without a warning (chainsink stats reports them).")
+    p.add_argument("sql", metavar="SQL",
+                   help='the query, e.g. "select model, sum(total_tokens) from runs group by 1"')
+    p.add_argument("files", nargs="+", metavar="FILE|DIR",
+                   help="JSONL log(s), directories of logs, or globs (quoted: '*.jsonl*')")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (aligned, for a terminal; the default), csv, or json (an array "
+                        "of objects, JSON columns as JSON values)")
+    return p
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors the parser cannot see (exit 2)."""
+    if STDIN in args.files:
+        parser.error("query reads files, not stdin (-): save the log to a file first")
+    if not args.sql.strip():
+        parser.error("SQL is empty")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainsink query``; return the exit code."""
+    # DuckDB is imported here, not at the top: `chainsink --help` does not pay for it
+    from chainsink.cli._duck import NoDuckDB, connect, find_logs, require_duckdb
+
+    try:
+        require_duckdb()
+    except NoDuckDB as exc:
+        say(str(exc))
+        return EXIT_NO_INPUT
+    import duckdb
+
+    files, problems = find_logs(args.files)
+    for problem in problems:
+        say(problem)
+    if not files:
+        raise InputError("no log files to query")
+    con = connect(files)
+    try:
+        try:
+            result = _Result(con.execute(args.sql))
+        except duckdb.Error as exc:
+            return _failed(exc)
+        try:
+            if args.format == "table":
+                _table(result)
+            elif args.format == "csv":
+                _csv(result)
+            else:
+                _json(result)
+        except duckdb.Error as exc:  # most errors arise as the rows are read
+            return _failed(exc)
+    finally:
+        con.close()
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _failed(exc: Exception) -> int:
+    """Say DuckDB's message (its first line) and return the exit code: 2 for SQL that is
+    wrong in itself, 1 for one that failed on the data or the files."""
+    import duckdb
+
+    from chainsink.formatters import inert
+
+    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    say(inert(f"query failed: {message}"))
+    wrong = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+    return EXIT_USAGE if isinstance(exc, wrong) else EXIT_NO_INPUT
+
+
+class _Result:
+    """The rows of a query as they are read, with their column names and DuckDB types."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+        description = cursor.description or []
+        self.columns = [str(d[0]) for d in description]
+        self.types = [str(d[1]) for d in description]
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        return self.cursor.fetchmany(size) if self.columns else []
+
+
+def _batches(result: _Result) -> Iterator[list[tuple[Any, ...]]]:
+    while True:
+        rows = result.fetchmany(_BATCH)
+        if not rows:
+            return
+        yield rows
+
+
+def _json_columns(result: _Result) -> list[bool]:
+    return [t == "JSON" for t in result.types]
+
+
+def _text(value: Any) -> str:
+    """A value as text: NULL as empty, JSON columns as their JSON, nested values as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple):
+        import orjson
+
+        return orjson.dumps(_jsonable(value), option=orjson.OPT_NON_STR_KEYS).decode()
+    return str(value)
+
+
+def _jsonable(value: Any, is_json: bool = False) -> Any:
+    """A DuckDB value as a JSON value (a JSON column parsed back into one)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if is_json:
+            import orjson
+
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return value
+        return value
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _csv(result: _Result) -> None:
+    import csv
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(result.columns)
+    for rows in _batches(result):
+        out.writerows([_text(v) for v in row] for row in rows)
+
+
+def _json(result: _Result) -> None:
+    import orjson
+
+    from chainsink.formatters import inert
+
+    names = result.columns
+    is_json = _json_columns(result)
+    tty = _isatty()
+    sys.stdout.write("[")
+    first = True
+    for rows in _batches(result):
+        chunk = []
+        for row in rows:
+            obj = {n: _jsonable(v, j) for n, v, j in zip(names, row, is_json, strict=True)}
+            chunk.append(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode())
+        text = ("" if first else ",") + "\n" + ",\n".join(chunk)
+        # orjson escapes C0 controls; on a terminal DEL and C1 are shown as text too
+        sys.stdout.write(inert(text) if tty else text)
+        first = False
+    sys.stdout.write("\n]\n" if not first else "]\n")
+
+
+def _isatty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _cell(value: Any) -> str:
+    """A value as one table cell: inert, on one line, at most :data:`CELL_WIDTH` wide."""
+    from chainsink.formatters import inert
+
+    text = "NULL" if value is None else _text(value)
+    text = inert(text).replace("\r\n", "\\r\\n").replace("\n", "\\n").replace("\t", "\\t")
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "\u2026"
+
+
+def _table(result: _Result) -> None:
+    names = [_cell(n) for n in result.columns]
+    numeric = [t.split("(")[0] in _NUMERIC for t in result.types]
+    rows = result.fetchmany(TABLE_ROWS + 1)
+    more = len(rows) > TABLE_ROWS
+    cells = [[_cell(v) for v in row] for row in rows[:TABLE_ROWS]]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
+    lines = [_line(names, widths, [False] * len(names)),
+             "  ".join("-" * w for w in widths)]
+    lines += [_line(r, widths, numeric) for r in cells]
+    sys.stdout.write("\n".join(lines) + "\n")
+    count = len(cells)
+    if more:
+        say(f"showing the first {TABLE_ROWS:,} rows: add LIMIT, or use --format csv or json "
+            "for all of them")
+    else:
+        sys.stdout.write(f"({count:,} row{'s' if count != 1 else ''})\n")
+
+
+def _line(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) -> str:
+    return "  ".join(c.rjust(w) if r else c.ljust(w)
+                     for c, w, r in zip(cells, widths, right, strict=True)).rstrip()
+
+
+_NUMERIC = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                      "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE",
+                      "DECIMAL"})
