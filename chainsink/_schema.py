@@ -23,6 +23,7 @@ how the detailed console shows it (``chainsink/formatters/_console.py``).
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import time as _time
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -184,11 +185,24 @@ def short_id(trace_id: str) -> str:
 TOKEN_DETAIL_KEYS = ("input_token_details", "output_token_details")
 
 
+def _tokens(value: Any) -> int:
+    """A reported token count as an int: 0 for what is not one (None, NaN, infinity, text
+    that is not a number, a bool), so odd usage never costs the record it is in."""
+    if value.__class__ is int:
+        return int(value)
+    if isinstance(value, bool) or value is None:
+        return 0
+    try:
+        return int(value) if not isinstance(value, float) or math.isfinite(value) else 0
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def add_usage(totals: dict[str, Any], usage: Any) -> None:
     """Add a ``usage`` mapping's token counts (:data:`TOKEN_KEYS`) into ``totals``, and its
     :data:`TOKEN_DETAIL_KEYS` breakdowns (summed per detail) where it has them."""
     for key in TOKEN_KEYS:
-        totals[key] = totals.get(key, 0) + int(usage.get(key) or 0)
+        totals[key] = totals.get(key, 0) + _tokens(usage.get(key))
     for group in TOKEN_DETAIL_KEYS:
         details = usage.get(group)
         if not details or not hasattr(details, "items"):
@@ -199,7 +213,7 @@ def add_usage(totals: dict[str, Any], usage: Any) -> None:
         for name, value in details.items():
             # a count (never a flag); anything else a provider puts here is not summed
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                summed[name] = summed.get(name, 0) + int(value)
+                summed[name] = summed.get(name, 0) + _tokens(value)
 
 
 def parse_time(value: Any) -> _dt.datetime | None:

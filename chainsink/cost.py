@@ -25,6 +25,9 @@ and a corrected price corrects every report. Prices come from two places, in thi
    reports them (``gpt-4o-mini-2024-07-18``, ``claude-3-5-sonnet-latest``,
    ``models/gemini-2.0-flash``) and knows each price's start date, tiers and cache prices.
 
+A reader prices many calls through one :class:`Pricer` (the user's prices, the table loaded on
+the first call, the models no one prices remembered).
+
 A model neither knows is *unpriced*: its cost is None, never 0, so a sum over it is None too
 (the callers list such models). So is a call that reported no usage (a stream that was not
 asked for it): its tokens are not known to be 0. Token counts follow LangChain's ``usage_metadata``:
@@ -54,6 +57,7 @@ __all__ = [
     "CostUnavailableError",
     "INSTALL_HINT",
     "PRICES_ENV",
+    "Pricer",
     "Prices",
     "call_cost",
     "cost_available",
@@ -235,6 +239,13 @@ def _count(value: Any) -> int:
     return max(int(value), 0) if math.isfinite(value) else 0
 
 
+def _usable(value: Any) -> bool:
+    """Whether ``value`` is a token count: a number, finite and not negative (not a bool)."""
+    if value.__class__ is int:
+        return bool(value >= 0)
+    return (isinstance(value, float) and math.isfinite(value) and value >= 0)
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -398,9 +409,11 @@ def decimal_cost(model: str | None, usage: Mapping[str, Any] | None, *,
     """:func:`call_cost` as an exact :class:`~decimal.Decimal` (for sums)."""
     if not isinstance(model, str) or not model:
         return None
-    if not isinstance(usage, Mapping) or (usage.get("input_tokens") is None
-                                          and usage.get("output_tokens") is None):
-        return None  # a call that reported no usage (a stream without it): not known to be 0
+    if not isinstance(usage, Mapping) or not (_usable(usage.get("input_tokens"))
+                                              or _usable(usage.get("output_tokens"))):
+        # a call that reported no usage (a stream without it), or counts that are not counts
+        # (text, NaN, negative): not known to be 0
+        return None
     if prices is not None:
         own = prices.cost(model, usage)
         if own is not None:
@@ -433,3 +446,87 @@ def call_cost(model: str | None, usage: Mapping[str, Any] | None, *,
     """
     found = decimal_cost(model, usage, provider=provider, when=when, prices=prices)
     return None if found is None else float(found)
+
+
+# -- a reader's pricer --------------------------------------------------------------------------
+
+
+class Pricer:
+    """Prices the model calls a reader meets, one by one: what ``chainsink stats``, the HTML
+    report, ``chainsink query`` and ``export`` share.
+
+    The user's prices are tried first, then the price table. Nothing is imported until the
+    first call is priced (a log without model calls never loads the table); a model that no
+    one prices is remembered with its provider, so its later calls are not looked up again
+    (a miss is the table's slow path). Safe to call from several threads (DuckDB's).
+
+    Args:
+        prices: The user's prices (:func:`load_prices`), or None for the table alone.
+
+    Example:
+        >>> pricer = Pricer(Prices({"acme-1": {"input_mtok": 1, "output_mtok": 2}}))
+        >>> pricer("acme-1", {"input_tokens": 1_000_000, "output_tokens": 0})
+        Decimal('1')
+    """
+
+    def __init__(self, prices: Prices | None = None) -> None:
+        #: The user's prices, tried before the table.
+        self.prices = prices
+        self._table: bool | None = None
+        self._missing_table = False
+        self._unknown: set[tuple[str, str | None]] = set()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Pricer({self.prices!r})"
+
+    @property
+    def table(self) -> bool:
+        """Whether the price table (the ``chainsink[cost]`` extra) is installed."""
+        if self._table is None:
+            self._table = cost_available()
+        return self._table
+
+    @property
+    def shown(self) -> bool:
+        """Whether anything can be priced: the table, or the user's prices."""
+        return self.prices is not None or self.table
+
+    @property
+    def missing_table(self) -> bool:
+        """Whether a call went unpriced for want of the price table (to say so once)."""
+        return self._missing_table
+
+    def __call__(self, model: str | None, usage: Mapping[str, Any] | None,
+                 provider: str | None = None, when: datetime | None = None) -> Decimal | None:
+        """What one call cost in USD (see :func:`call_cost` for the arguments); None when
+        unpriced: no price for the model, no usage reported, or nothing to price with. Odd
+        values are unpriced too: this never raises."""
+        if not isinstance(model, str) or not model or not isinstance(usage, Mapping):
+            return None
+        provider = provider if isinstance(provider, str) else None
+        if (model, provider) in self._unknown:
+            return None
+        try:
+            found = decimal_cost(model, usage, provider=provider,
+                                 when=when if isinstance(when, datetime) else None,
+                                 prices=self.prices)
+        except CostUnavailableError:  # a model the user's prices do not name, and no table
+            self._missing_table = True
+            return None
+        except Exception:  # noqa: BLE001 - odd log content is unpriced, never a traceback
+            return None
+        if found is None and (usage.get("input_tokens") is not None
+                              or usage.get("output_tokens") is not None):
+            with self._lock:  # a usage that can be priced, of a model no one prices
+                self._unknown.add((model, provider))
+        return found
+
+    def price_record(self, rec: Mapping[str, Any]) -> Decimal | None:
+        """What the model call of an ``llm_end`` record (a dict as read from a log) cost: its
+        ``model``, ``usage``, ``metadata.ls_provider`` and ``ts``; None when unpriced."""
+        from chainsink._schema import parse_time
+
+        metadata = rec.get("metadata")
+        provider = metadata.get("ls_provider") if isinstance(metadata, Mapping) else None
+        return self(rec.get("model"), rec.get("usage"), provider, parse_time(rec.get("ts")))

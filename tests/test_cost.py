@@ -22,6 +22,7 @@ from chainsink.cli._workloads import ScriptedChatModel
 from chainsink.cost import (
     INSTALL_HINT,
     CostUnavailableError,
+    Pricer,
     Prices,
     call_cost,
     decimal_cost,
@@ -280,3 +281,91 @@ def test_without_the_extra_cost_says_what_to_install() -> None:
         "True None ['gpt-4o-mini']",
         f"Total Cost (USD): unknown (no price for gpt-4o-mini; {INSTALL_HINT})"]
     assert issubclass(CostUnavailableError, ImportError)
+
+
+# -- Pricer: what every reader prices with -------------------------------------------------------
+
+
+def test_pricer_tries_the_users_prices_first_then_the_table() -> None:
+    """A Pricer prices a model the user's prices name with them, any other with the table,
+    exactly as decimal_cost does; both kinds of prices are shown."""
+    own = Prices({"gpt-4o-mini*": {"input_mtok": 1, "output_mtok": 2}, "acme-1": {
+        "input_mtok": 3, "output_mtok": 4}})
+    pricer = Pricer(own)
+    assert pricer.prices is own and pricer.table and pricer.shown
+    assert pricer("gpt-4o-mini", {"input_tokens": 10**6, "output_tokens": 0}) == 1
+    assert pricer("acme-1", {"input_tokens": 0, "output_tokens": 10**6}) == 4
+    assert Pricer()("gpt-4o-mini", KNOWN_USAGE) == decimal_cost("gpt-4o-mini", KNOWN_USAGE)
+    assert not pricer.missing_table
+
+
+def test_pricer_remembers_a_model_no_one_prices() -> None:
+    """A model neither the user's prices nor the table know is unpriced (None, never 0), and
+    looked up once per provider: its later calls are not looked up again."""
+    pricer = Pricer()
+    assert pricer("no-such-model-xyz", {"input_tokens": 5, "output_tokens": 1}) is None
+    assert pricer("no-such-model-xyz", {"input_tokens": 5}, "acme") is None
+    assert pricer._unknown == {("no-such-model-xyz", None), ("no-such-model-xyz", "acme")}
+    # a call without usage says nothing of the model: it is not remembered
+    assert pricer("gpt-4o-mini", {}) is None
+    assert ("gpt-4o-mini", None) not in pricer._unknown
+
+
+@pytest.mark.parametrize("rec", [
+    {}, {"model": 3, "usage": {"input_tokens": 1}}, {"model": "gpt-4o-mini", "usage": "x"},
+    {"model": "gpt-4o-mini", "usage": None}, {"model": "", "usage": {"input_tokens": 1}},
+    {"model": "gpt-4o-mini", "usage": {"input_tokens": "many"}, "ts": 5, "metadata": []},
+])
+def test_pricer_prices_odd_records_as_unpriced_never_raising(rec: dict[str, Any]) -> None:
+    """price_record gives None (or a price of the counts that make sense) for odd values of a
+    record: never a traceback."""
+    found = Pricer().price_record(rec)
+    assert found is None or found == decimal_cost("gpt-4o-mini", {"input_tokens": 0})
+
+
+def test_pricer_prices_an_llm_end_record_with_its_provider_and_time() -> None:
+    """price_record reads the record's model, usage, metadata.ls_provider and ts."""
+    rec = {"event": "llm_end", "model": "gpt-4o-mini", "usage": KNOWN_USAGE,
+           "metadata": {"ls_provider": "openai"}, "ts": "2025-06-01T12:00:00.000000Z"}
+    from chainsink._schema import parse_time
+
+    assert Pricer().price_record(rec) == decimal_cost(
+        "gpt-4o-mini", KNOWN_USAGE, provider="openai", when=parse_time(rec["ts"]))
+
+
+def test_pricer_is_lazy_and_says_when_the_table_is_missing() -> None:
+    """Making a Pricer loads no genai_prices; without the extra a table lookup is unpriced
+    and flags missing_table, while the user's prices still price their models."""
+    lazy = _fresh_python("""
+        import sys
+        from chainsink.cost import Pricer
+        pricer = Pricer()
+        pricer("acme", {})  # no usage: nothing to look up
+        assert "genai_prices" not in sys.modules, "loaded early"
+        pricer("gpt-4o-mini", {"input_tokens": 1})
+        assert "genai_prices" in sys.modules
+        """, without_genai_prices=False)
+    assert lazy.returncode == 0, lazy.stderr
+    done = _fresh_python("""
+        from chainsink.cost import Pricer, Prices
+        pricer = Pricer(Prices({"acme": {"input_mtok": 2, "output_mtok": 3}}))
+        print(pricer("acme", {"input_tokens": 10**6}), pricer.missing_table)
+        print(pricer("gpt-4o-mini", {"input_tokens": 1}), pricer.missing_table,
+              pricer.table, pricer.shown)
+        """, without_genai_prices=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["2 False", "None True False True"]
+
+
+@pytest.mark.parametrize("usage", [
+    {"input_tokens": "5", "output_tokens": "5"},
+    {"input_tokens": float("nan"), "output_tokens": None},
+    {"input_tokens": -3, "output_tokens": -1},
+    {"input_tokens": True, "output_tokens": False},
+    {"input_tokens": float("inf")},
+])
+def test_counts_that_are_not_counts_cost_none_never_zero(usage: dict[str, Any]) -> None:
+    """Text, NaN, infinite, negative or boolean counts say nothing of what a call cost: None,
+    as for a call that reported no usage, never $0."""
+    assert call_cost("gpt-4o", usage) is None
+    assert call_cost("gpt-4o", {**usage, "output_tokens": 10}) is not None

@@ -122,3 +122,17 @@ def test_llm_end_usage_keeps_the_details_the_model_reported() -> None:
         {"input_tokens": 100, "output_tokens": 40, "total_tokens": 140,
          "input_token_details": {"cache_read": 64, "cache_creation": 8},
          "output_token_details": {"reasoning": 30}}]
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), "many", None, True, [3], "12"])
+def test_add_usage_takes_odd_counts_as_zero_or_their_number(odd: Any) -> None:
+    """A provider's odd count (NaN, infinity, text, a flag, a list) never raises (it would cost
+    the llm_end record it is in): it counts 0, and a number written as text counts as that."""
+    from chainsink._schema import add_usage
+
+    totals: dict[str, Any] = {}
+    add_usage(totals, {"input_tokens": odd, "output_tokens": 2, "total_tokens": odd,
+                       "input_token_details": {"cache_read": odd if odd != "12" else 1.0}})
+    expected = 12 if odd == "12" else 0
+    assert totals["input_tokens"] == expected and totals["output_tokens"] == 2
+    assert totals["total_tokens"] == expected

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
+
+if TYPE_CHECKING:
+    from chainsink.cost import Pricer
 
 #: Everything worked (a log with some bad lines still counts, with a warning per line).
 EXIT_OK = 0
@@ -73,3 +76,31 @@ def check_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     """Refuse stdin named twice among the inputs (exit 2)."""
     if args.files.count(STDIN) > 1:
         parser.error("stdin (-) can be read only once")
+
+
+def add_prices(parser: argparse.ArgumentParser) -> None:
+    """Add ``--prices FILE`` to a command that shows cost (``stats``, ``html``, ``serve``,
+    ``query``, ``export --parquet``); :func:`check_prices` reads it."""
+    parser.add_argument("--prices", metavar="FILE",
+                        help="your own prices (TOML or JSON, USD per million tokens per model), "
+                             "tried before the genai-prices table; default: $CHAINSINK_PRICES")
+
+
+def check_prices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Read ``--prices`` (or ``$CHAINSINK_PRICES``) into ``args.user_prices``; bad prices are a
+    usage error (exit 2)."""
+    from chainsink.cost import load_prices
+
+    try:
+        args.user_prices = load_prices(args.prices)
+    except ValueError as exc:
+        parser.error(f"prices: {exc}")
+
+
+def cost_note(pricer: Pricer) -> None:
+    """Say once (stderr) how to get cost, when a call could not be priced for want of the
+    price table."""
+    from chainsink.cost import INSTALL_HINT
+
+    if pricer.missing_table:
+        say(f"cost: {INSTALL_HINT} to see what calls cost")

@@ -9,11 +9,20 @@ inputs too large to stream through Python. DuckDB reads the files itself (plain,
   lock files of rotating logs left out; gzip data recognised by its first bytes).
 - :func:`connect` opens an in-memory DuckDB with the two views over those files.
 - :data:`EVENT_COLUMNS` and :data:`RUN_COLUMNS` say what the views hold.
+- :class:`chainsink.cost.Pricer` (the user's prices, then the price table) is the cost function
+  :func:`connect` registers for ``runs.cost``.
 
 Every record key of :mod:`chainsink._schema` is a column of ``events``, read as JSON and then
 typed in SQL, so a value of the wrong type (a hand-edited or foreign log) becomes NULL instead
 of failing the query. A line that is not a chainsink record (not JSON, not an object, no string
 ``event`` or no ``run_id``, a partial last line) is not a row: :func:`bad_lines` counts them.
+
+A run's ``cost`` (USD, DOUBLE) is priced at read time by the cost function given to
+:func:`connect`, once per model run, from the closing record's ``model`` and ``usage`` (cache
+and reasoning details included), its ``metadata.ls_provider`` and its time. It is NULL for a
+run with no model or no usage, for a model no price is known for (never 0), and without a cost
+function; ``sum(cost)`` is therefore the cost of the priced runs only: check
+``count(*) FILTER (WHERE cost IS NULL AND model IS NOT NULL)`` for runs left out.
 
 A run's ``status`` is what :class:`chainsink.report.LogSummary` (``chainsink stats``) calls it:
 its first closing record decides (``error`` for an error record, ``interrupted`` or
@@ -25,7 +34,9 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from chainsink._schema import END_KINDS, ERROR_KINDS, HEAD_KEYS, KIND_FIELDS, START_KINDS
@@ -63,15 +74,29 @@ RUN_COLUMNS: tuple[str, ...] = (
 #: The values of ``runs.status``.
 STATUSES = ("ok", "error", "interrupted", "aborted", "open")
 
-#: The name of the SQL function that prices one run, when a cost function is given.
+#: The name of the SQL function that prices one run, when a cost function is given:
+#: ``chainsink_run_cost(model, usage, provider, ts)``, USD as DOUBLE (NULL: unknown).
 COST_FUNCTION = "chainsink_run_cost"
+#: The same price as an exact ``DECIMAL(38, 18)``, for sums that must equal
+#: :mod:`chainsink.cost`'s Decimal sums (``chainsink stats``).
+EXACT_COST_FUNCTION = "chainsink_run_cost_exact"
 
-#: A run's cost in USD from its model and its ``usage`` (a mapping of the token counts,
-#: LangChain's usage_metadata keys), or None if unknown: ``chainsink.cost.Prices.cost`` fits.
-CostFunction = Callable[[str, Any], Any]
+#: A model call's cost in USD from its model, its ``usage`` (LangChain's usage_metadata keys,
+#: with ``input_token_details`` and ``output_token_details``; counts not reported left out),
+#: its provider hint (``metadata.ls_provider``, or None) and its time (aware UTC, or None), or
+#: None if unknown: a :class:`chainsink.cost.Pricer` is one.
+CostFunction = Callable[[str, Mapping[str, Any], "str | None", "datetime | None"],
+                        "Decimal | float | None"]
+
+#: The token details kept in ``usage`` (LangChain's ``input_token_details`` and
+#: ``output_token_details``), which the price of a call depends on.
+_DETAILS = {"input_token_details": ("cache_read", "cache_creation", "audio"),
+            "output_token_details": ("reasoning", "audio")}
 
 #: The SQL type of ``events.usage`` (and of the cost function's second argument).
-USAGE_TYPE = "STRUCT(input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT)"
+USAGE_TYPE = ("STRUCT(input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT, "
+              + ", ".join(f"{key} STRUCT({', '.join(f'{k} BIGINT' for k in keys)})"
+                          for key, keys in _DETAILS.items()) + ")")
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -155,6 +180,12 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def typed(key: str) -> str:
+    """The SQL that types the raw JSON value of record key ``key`` (a column of
+    ``_chainsink_lines``), as ``events`` has it."""
+    return _typed(key)
+
+
 def _typed(key: str) -> str:
     """The SQL that types the raw JSON value of record key ``key``."""
     col = _ident(key)
@@ -177,10 +208,16 @@ def _typed(key: str) -> str:
         return (f"CASE WHEN json_type({col}) = 'ARRAY' "
                 f"THEN TRY_CAST({col} AS VARCHAR[]) END")
     if kind == "usage":
-        counts = ", ".join(
-            f"{k} := CASE WHEN json_type({col}, '$.{k}') IN ('BIGINT', 'UBIGINT') "
-            f"THEN TRY_CAST({col} -> '$.{k}' AS BIGINT) END" for k in _TOKENS)
-        return f"CASE WHEN json_type({col}) = 'OBJECT' THEN struct_pack({counts}) END"
+        def count(path: str) -> str:
+            return (f"CASE WHEN json_type({col}, '$.{path}') IN ('BIGINT', 'UBIGINT') "
+                    f"THEN TRY_CAST({col} -> '$.{path}' AS BIGINT) END")
+
+        counts = [f"{k} := {count(k)}" for k in _TOKENS]
+        for detail, keys in _DETAILS.items():
+            inner = ", ".join(f"{k} := {count(f'{detail}.{k}')}" for k in keys)
+            counts.append(f"{detail} := CASE WHEN json_type({col}, '$.{detail}') = 'OBJECT' "
+                          f"THEN struct_pack({inner}) END")
+        return f"CASE WHEN json_type({col}) = 'OBJECT' THEN struct_pack({', '.join(counts)}) END"
     return f"CASE WHEN {col} IS NOT NULL AND json_type({col}) <> 'NULL' THEN {col} END"
 
 
@@ -216,8 +253,11 @@ def _runs_sql(cost: bool) -> str:
     # the first start and the first closing record of each run (a repeated end is ignored,
     # as chainsink export does); records without a time sort last
     last = "coalesce(ts, TIMESTAMP '9999-12-31')"
-    # COST HOOK: the one place a run's cost is filled in (NULL without a cost function)
-    cost_sql = (f"{COST_FUNCTION}(model, usage)" if cost else "CAST(NULL AS DOUBLE)")
+    # COST HOOK: the one place a run's cost is filled in (NULL without a cost function);
+    # the function is called for model runs only
+    cost_sql = (f"CASE WHEN model IS NOT NULL AND usage IS NOT NULL THEN "
+                f"{COST_FUNCTION}(model, usage, provider, end_time) END" if cost
+                else "CAST(NULL AS DOUBLE)")
     return f"""
 CREATE TEMP VIEW runs AS
 WITH starts AS (
@@ -256,11 +296,18 @@ WITH starts AS (
     e.usage.input_tokens AS input_tokens,
     e.usage.output_tokens AS output_tokens,
     e.usage.total_tokens AS total_tokens,
-    e.usage AS usage
+    e.usage AS usage,
+    coalesce({_provider("e.metadata")}, {_provider("s.metadata")}) AS provider
   FROM starts FULL OUTER JOIN ends USING (run_id)
 )
 SELECT {_runs_select()}, {cost_sql} AS cost FROM joined
 """
+
+
+def _provider(metadata: str) -> str:
+    """The SQL of the provider hint (``ls_provider``, a string) in a metadata JSON value."""
+    return (f"CASE WHEN json_type({metadata}, '$.ls_provider') = 'VARCHAR' "
+            f"THEN {metadata} ->> '$.ls_provider' END")
 
 
 def _runs_select() -> str:
@@ -274,10 +321,11 @@ def connect(files: list[str], *, cost: CostFunction | None = None,
 
     Args:
         files: Log files (see :func:`find_logs`); at least one.
-        cost: Prices a run from its model and usage (:data:`CostFunction`, e.g.
-            ``chainsink.cost.load_prices().cost``): registered as the SQL function
-            :data:`COST_FUNCTION` and used for ``runs.cost``. Without it ``cost`` is NULL.
-            This is where read-time pricing plugs in.
+        cost: Prices a model call (:data:`CostFunction`, e.g. a
+            :class:`chainsink.cost.Pricer`):
+            registered as the SQL functions :data:`COST_FUNCTION` and
+            :data:`EXACT_COST_FUNCTION`, and used for ``runs.cost``. Without it ``cost`` is
+            NULL. This is where read-time pricing plugs in.
         threads: DuckDB's worker threads (default: DuckDB's, one per core).
 
     Raises:
@@ -297,26 +345,51 @@ def connect(files: list[str], *, cost: CostFunction | None = None,
     con.execute(f"CREATE TEMP VIEW _chainsink_lines AS {_source(files)}")
     con.execute(_events_sql())
     if cost is not None:
-        con.create_function(COST_FUNCTION, _null_safe(cost), ["VARCHAR", USAGE_TYPE], "DOUBLE",
-                            null_handling=duckdb.func.FunctionNullHandling.SPECIAL,
-                            side_effects=False)
+        exact = _null_safe(cost)
+        args = ["VARCHAR", USAGE_TYPE, "VARCHAR", "TIMESTAMP"]
+        special = duckdb.func.FunctionNullHandling.SPECIAL
+
+        def approx(model: Any, usage: Any, provider: Any, ts: Any) -> float | None:
+            found = exact(model, usage, provider, ts)
+            return None if found is None else float(found)
+
+        con.create_function(COST_FUNCTION, approx, args, "DOUBLE",  # type: ignore[arg-type]
+                            null_handling=special, side_effects=False)
+        con.create_function(EXACT_COST_FUNCTION, exact, args,  # type: ignore[arg-type]
+                            "DECIMAL(38, 18)", null_handling=special, side_effects=False)
     con.execute(_runs_sql(cost is not None))
     return con
 
 
-def _null_safe(cost: CostFunction) -> Callable[[Any, Any], float | None]:
-    """``cost`` that gives NULL for a run without a model or usage, or one it cannot price
-    (or raises on)."""
-    def price(model: Any, usage: Any) -> float | None:
-        if not isinstance(model, str) or not model or usage is None:
+def _null_safe(cost: CostFunction) -> Callable[..., Decimal | None]:
+    """``cost`` over SQL values: NULL for a call without a model or usage, or one it cannot
+    price (or raises on)."""
+    def price(model: Any, usage: Any, provider: Any = None, ts: Any = None) -> Decimal | None:
+        if not isinstance(model, str) or not model or not isinstance(usage, dict):
             return None
+        counts = _present(usage)
+        when = ts.replace(tzinfo=UTC) if isinstance(ts, datetime) and ts.tzinfo is None \
+            else ts if isinstance(ts, datetime) else None
         try:
-            value = cost(model, {k: v for k, v in usage.items() if v is not None})
-            return None if value is None else float(value)
+            value = cost(model, counts, provider if isinstance(provider, str) else None, when)
+            return None if value is None else Decimal(value) if isinstance(value, Decimal) \
+                else Decimal(str(float(value)))
         except Exception:  # noqa: BLE001 - one odd model must not fail the query
             return None
 
     return price
+
+
+def _present(usage: dict[str, Any]) -> dict[str, Any]:
+    """A usage STRUCT as a mapping of the counts it holds (NULL ones and empty details left
+    out, as the record had them)."""
+    found: dict[str, Any] = {}
+    for key, value in usage.items():
+        kept = ({k: v for k, v in value.items() if v is not None} or None
+                if isinstance(value, dict) else value)
+        if kept is not None:
+            found[key] = kept
+    return found
 
 
 def bad_lines(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:

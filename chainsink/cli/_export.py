@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from chainsink.cli._common import (
     EXIT_NO_INPUT,
@@ -13,9 +14,15 @@ from chainsink.cli._common import (
     OutputError,
     Subparsers,
     add_files,
+    add_prices,
     check_files,
+    check_prices,
+    cost_note,
     say,
 )
+
+if TYPE_CHECKING:
+    from chainsink.cost import Prices
 
 #: Exit code when nothing usable was read or the endpoint refused the spans.
 EXIT_FAILED = EXIT_NO_INPUT
@@ -32,7 +39,9 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                     "*.jsonl* files, globs; plain, rotated or .gz) to a Parquet file, one row "
                     "per run, the columns of `chainsink query`'s runs view; with --events, "
                     "every record too, to OUT with -events before its suffix (runs.parquet -> "
-                    "runs-events.parquet). Needs DuckDB: pip install 'chainsink[sql]'. "
+                    "runs-events.parquet). cost is priced when read (the genai-prices table, "
+                    "pip install 'chainsink[cost]', and --prices), NULL for a model with no "
+                    "known price. Needs DuckDB: pip install 'chainsink[sql]'. "
                     "Otherwise (or with --otlp as well): send every run of JSONL logs (plain, "
                     "rotated, .gz, or - for stdin) as an "
                     "OpenTelemetry span to an OTLP/HTTP endpoint, with the log's ids and times: "
@@ -44,6 +53,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     add_files(p)
     p.add_argument("--parquet", metavar="OUT",
                    help="write the runs to this Parquet file (replaced if it exists)")
+    add_prices(p)
     p.add_argument("--events", action="store_true",
                    help="with --parquet: write every record too, to OUT with -events before "
                         "its suffix")
@@ -76,6 +86,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             parser.error("--parquet reads files, not stdin (-): save the log to a file first")
         if not args.parquet or args.parquet == STDIN or os.path.isdir(args.parquet):
             parser.error("--parquet needs a file to write (not stdout or a directory)")
+        check_prices(parser, args)
     headers = {}
     for item in args.header:
         key, sep, value = item.partition("=")
@@ -96,7 +107,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink export``; return the exit code."""
     if args.parquet is not None:
-        code = _parquet(args.files, args.parquet, events=args.events)
+        code = _parquet(args.files, args.parquet, events=args.events,
+                        prices=getattr(args, "user_prices", None))
         if code != EXIT_OK or args.otlp is None:
             return code
     return _otlp(args)
@@ -110,10 +122,18 @@ def events_path(out: str) -> str:
     return os.path.join(head, f"{stem}-events{suffix}")
 
 
-def _parquet(args: list[str], out: str, *, events: bool) -> int:
-    """Write the ``runs`` view (and with ``events`` the ``events`` view) to Parquet."""
+def _parquet(args: list[str], out: str, *, events: bool, prices: Prices | None = None) -> int:
+    """Write the ``runs`` view (and with ``events`` the ``events`` view) to Parquet, each run
+    priced (``cost``) with ``prices`` and the price table."""
     # DuckDB is imported here, not at the top: `chainsink --help` does not pay for it
-    from chainsink.cli._duck import NoDuckDB, bad_lines, connect, find_logs, require_duckdb
+    from chainsink.cli._duck import (
+        NoDuckDB,
+        bad_lines,
+        connect,
+        find_logs,
+        require_duckdb,
+    )
+    from chainsink.cost import Pricer
 
     try:
         require_duckdb()
@@ -127,7 +147,8 @@ def _parquet(args: list[str], out: str, *, events: bool) -> int:
         say(problem)
     if not files:
         return EXIT_FAILED
-    con = connect(files)
+    cost = Pricer(prices)
+    con = connect(files, cost=cost)
     try:
         usable = []
         counted = bad_lines(con)
@@ -156,6 +177,7 @@ def _parquet(args: list[str], out: str, *, events: bool) -> int:
         return EXIT_FAILED
     finally:
         con.close()
+        cost_note(cost)
     say(f"wrote {' and '.join(written)} from {len(usable):,} file{'s' if len(usable) != 1 else ''}")
     return EXIT_OK
 

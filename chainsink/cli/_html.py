@@ -6,7 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from chainsink.cli._common import STDIN, Subparsers, add_files, check_files
+from chainsink.cli._common import (
+    STDIN,
+    Subparsers,
+    add_files,
+    add_prices,
+    check_files,
+    check_prices,
+)
 from chainsink.report import ORDERS
 
 
@@ -29,6 +36,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                         "recent; default), recent, or slowest")
     p.add_argument("--title", help="the report's name (default: the logs' names); the "
                                    "browser's title adds the time range the logs cover")
+    add_prices(p)
     return p
 
 
@@ -42,6 +50,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         args.output = STDIN if first == STDIN else Path(first).with_suffix(".html").name
         if first != STDIN and os.path.abspath(args.output) == os.path.abspath(first):
             parser.error(f"{first} ends in .html: name the report with -o")
+    check_prices(parser, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
     from chainsink.cli._page import write_report  # not at the top: --help does not need it
 
     return write_report(args.files, args.output, max_traces=args.max_traces, pick=args.pick,
-                        title=args.title)
+                        title=args.title, prices=getattr(args, "user_prices", None))

@@ -9,15 +9,19 @@ records are read back from those places when it is opened, and when it changed (
 list entry again).
 
 One background thread (:meth:`LiveIndex.run`) reads the logs: rotated and compressed files
-once, live files with :class:`chainsink.read.Follower` (``tail -F``: rotation and truncation),
-and a directory's new ``*.jsonl`` files as they appear. Every change bumps a version number;
-a trace's entry carries the version of its last change (``ver``), so a page can ask for
-what changed since the newest it holds (:meth:`LiveIndex.changes`).
+once, one at a time, each closed when read (a :class:`Segment` opens it again by inode when
+a trace of it is read back), live files with :class:`chainsink.read.Follower` (``tail -F``:
+rotation and truncation), and a directory's new ``*.jsonl`` files as they appear. Anything
+but a regular file is refused (a FIFO is never opened: that would wait for a writer), and
+one input that fails is said in one line and left out: the others go on. Every change
+bumps a version number; a trace's entry carries the version of its last change (``ver``),
+so a page can ask for what changed since the newest it holds (:meth:`LiveIndex.changes`).
 
 Memory is bounded: the traces listed (``max_traces``, the oldest forgotten first), the
-records placed per trace (:data:`MAX_TRACE_RECORDS`; streamed tokens are not placed: the
-report does not show them), the files held open after they were deleted by rotation
-(:data:`MAX_DELETED_HELD`), and the summary behind the page's cards (a
+records placed per trace (:data:`MAX_TRACE_RECORDS`; of streamed tokens, which the report
+does not show, only each model run's first, for its time to first token), the descriptors
+held (the followed files, :data:`MAX_DELETED_HELD` generations rotated away from them, and
+:data:`MAX_REOPENED_HELD` files opened again), and the summary behind the page's cards (a
 :class:`chainsink.report.LogSummary`, bounded by design).
 """
 
@@ -28,25 +32,41 @@ import collections
 import contextlib
 import dataclasses
 import gzip
+import io
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from chainsink.cli._common import InputError, say
-from chainsink.cli._inputs import KIND_PROBLEMS, Input, LineReport, open_input, open_inputs
-from chainsink.read import POLL_INTERVAL, BadLine, Follower, iter_lines, parse_record
+from chainsink.cli._inputs import (
+    KIND_PROBLEMS,
+    LineReport,
+    _lock_file,
+    _oldest_first,
+    open_input,
+)
+from chainsink.read import GZIP_MAGIC, POLL_INTERVAL, BadLine, Follower, iter_lines, parse_record
 from chainsink.report import LogSummary, clean_record, summarize, trace_view
+
+if TYPE_CHECKING:
+    from chainsink.cost import Prices
 
 #: Records placed per trace; later ones are counted as dropped (the report shows 2,000 runs).
 MAX_TRACE_RECORDS = 20_000
-#: Files kept open after rotation deleted them (their traces can still be opened).
+#: Generations rotated away from a followed file kept open, the newest (if rotation deletes
+#: them, their traces can still be opened); older ones are let go, and opened again by inode.
 MAX_DELETED_HELD = 8
+#: Files opened again to read a trace's records, kept open for the next read (the least
+#: recently read closed first): with the followed files and :data:`MAX_DELETED_HELD`, all the
+#: descriptors the index holds, however many rotated files it indexed.
+MAX_REOPENED_HELD = 8
 #: How often directories are looked at for new logs, and open files for deletion, in seconds.
 RESCAN_INTERVAL = 1.0
 #: How often the entries of changed traces are made again, in seconds.
@@ -109,31 +129,67 @@ def trace_key(rec: dict[str, Any]) -> str:
     return "" if trace is None else str(trace)
 
 
+class NotRegular(OSError):
+    """An input that is not a regular file (a FIFO, socket or device): it cannot be read back
+    by offset, and opening a FIFO would wait for a writer."""
+
+
+def open_regular(path: str) -> int:
+    """A descriptor of the regular file ``path``, opened without ever blocking (a FIFO with no
+    writer is refused, not waited on).
+
+    Raises:
+        NotRegular: ``path`` is not a regular file.
+        OSError: It cannot be opened.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(0, "not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # no effect on a regular file's reads; tidy for dups
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class Segment:
-    """One generation of one file: its records are read back by offset through a descriptor
-    held open (so a log renamed by rotation is still found).
+    """One generation of one file: its records are read back by offset.
+
+    A segment of a followed file holds a descriptor (``pinned``) while the file may still be
+    renamed or deleted by rotation under it; any other segment (a rotated or compressed file,
+    or a followed generation that still has a name) holds none, and is opened again by its
+    ``(st_dev, st_ino)`` when its records are read: at its name, else in the same directory
+    under another (rotation renamed it), so a file replaced meanwhile is never misread. The
+    descriptors opened so are kept in a small LRU (:class:`_Held`).
 
     Attributes:
-        name: The file's name when it was opened.
+        name: The file's name when it was indexed (for messages).
+        path: Where it was indexed.
+        ident: Its ``(st_dev, st_ino)``.
         gz: Whether offsets count decompressed bytes of gzip data.
-        fd: The open descriptor; None once the file is gone (deleted, or truncated and
-            written again).
+        fd: The descriptor held (pinned, or reopened and in the LRU), else None.
+        pinned: Whether ``fd`` is held for good (until :meth:`unpin` or :meth:`close`).
+        gone: The file can no longer be read (deleted, or truncated and written again).
     """
 
-    def __init__(self, name: str, fd: int, *, gz: bool = False) -> None:
+    def __init__(self, name: str, path: str, ident: tuple[int, int], *, gz: bool = False,
+                 fd: int | None = None) -> None:
         self.name = name
-        self.fd: int | None = fd
+        self.path = path
+        self.ident = ident
         self.gz = gz
+        self.fd = fd
+        self.pinned = fd is not None
+        self.gone = False
         self._lock = threading.Lock()
-        try:
-            st = os.fstat(fd)
-            self.ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
-        except OSError:
-            self.ident = None
 
-    def read(self, places: Sequence[tuple[int, int]]) -> Iterator[bytes]:
-        """The lines at ``(offset, length)`` places (in increasing offset order)."""
-        fd = self.fd
+    def read(self, places: Sequence[tuple[int, int]], held: _Held) -> Iterator[bytes]:
+        """The lines at ``(offset, length)`` places (in increasing offset order); ``held``
+        keeps a descriptor opened again for the next read."""
+        fd = self._descriptor(held)
         if fd is None:
             return
         if not self.gz:
@@ -150,21 +206,101 @@ class Segment:
                     lines.append(unpacked.read(length))
         yield from lines
 
+    def _descriptor(self, held: _Held) -> int | None:
+        if self.gone:
+            return None
+        if self.fd is not None:
+            held.touch(self)
+            return self.fd
+        fd = _find(self.path, self.ident)
+        if fd is None:
+            self.gone = True
+            return None
+        self.fd = fd
+        held.add(self)
+        return fd
+
     def deleted(self) -> bool:
-        """Whether the file no longer has a name (rotation deleted or compressed it)."""
+        """Whether a pinned file no longer has a name (rotation deleted or compressed it)."""
         if self.fd is None:
-            return True
+            return self.gone
         try:
             return os.fstat(self.fd).st_nlink == 0
         except OSError:
             return True
 
+    def release(self) -> None:
+        """Close a descriptor that was opened again (it can be opened again later)."""
+        if not self.pinned:
+            fd, self.fd = self.fd, None
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def unpin(self) -> None:
+        """Let go of a pinned descriptor: the file still has a name to be found by."""
+        self.pinned = False
+        self.release()
+
     def close(self) -> None:
-        """Let the file go: its records can no longer be read."""
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Let the file go for good: its records can no longer be read."""
+        self.gone = True
+        self.pinned = False
+        self.release()
+
+
+class _Held:
+    """The descriptors of segments opened again, the least recently read closed first past
+    :data:`MAX_REOPENED_HELD`."""
+
+    def __init__(self) -> None:
+        self._lru: collections.OrderedDict[Segment, None] = collections.OrderedDict()
+
+    def touch(self, segment: Segment) -> None:
+        if segment in self._lru:
+            self._lru.move_to_end(segment)
+
+    def add(self, segment: Segment) -> None:
+        self._lru[segment] = None
+        while len(self._lru) > MAX_REOPENED_HELD:
+            oldest, _ = self._lru.popitem(last=False)
+            oldest.release()
+
+    def close(self) -> None:
+        while self._lru:
+            self._lru.popitem()[0].release()
+
+
+def _find(path: str, ident: tuple[int, int]) -> int | None:
+    """A descriptor of the regular file ``ident`` (``(st_dev, st_ino)``): at ``path``, else
+    under another name in its directory (rotation renamed it); None if it is gone.
+
+    Raises:
+        OSError: It could not be looked for (no descriptor left, no permission): it may
+            still be there, so it is not taken for gone.
+    """
+    for candidate in _candidates(path, ident[1]):
+        try:
+            fd = open_regular(candidate)
+        except (FileNotFoundError, NotRegular):
+            continue
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == ident:
+            return fd
+        os.close(fd)
+    return None
+
+
+def _candidates(path: str, inode: int) -> Iterator[str]:
+    """``path``, then the names in its directory with that inode."""
+    yield path
+    try:
+        with os.scandir(os.path.dirname(path) or ".") as entries:
+            found = [entry.path for entry in entries
+                     if entry.inode() == inode and entry.path != path]
+    except FileNotFoundError:
+        return
+    yield from found
 
 
 @dataclasses.dataclass(eq=False)
@@ -176,8 +312,18 @@ class _Trace:
     places: array.array[int] = dataclasses.field(default_factory=lambda: array.array("Q"))
     lengths: array.array[int] = dataclasses.field(default_factory=lambda: array.array("I"))
     dropped: int = 0
+    streamed: set[str] = dataclasses.field(default_factory=set)  # runs whose first token is placed
     entry: dict[str, Any] | None = None
     built: float = 0.0  # when the entry was last made (monotonic)
+
+
+@dataclasses.dataclass
+class _Planned:
+    """An input to index: followed from ``stream`` (open at its start), or read once."""
+
+    arg: str
+    name: str
+    stream: IO[bytes] | None
 
 
 class _Live:
@@ -197,12 +343,18 @@ class LiveIndex:
         args: The ``FILE|DIR`` arguments.
         max_traces: Traces listed; past this many the oldest is forgotten (the summary
             still counts it).
+        prices: The user's prices, tried before the genai-prices table (None: those of
+            ``$CHAINSINK_PRICES``, if set): each entry carries its trace's ``cost``.
+
+    Raises:
+        ValueError: ``$CHAINSINK_PRICES`` names bad prices.
 
     Everything is guarded by :attr:`lock`; :attr:`changed` (a condition on it) is notified
     when the version grows, and when the index stops.
     """
 
-    def __init__(self, args: Sequence[str], *, max_traces: int = 5000) -> None:
+    def __init__(self, args: Sequence[str], *, max_traces: int = 5000,
+                 prices: Prices | None = None) -> None:
         self.args = list(args)
         self.max_traces = max_traces
         self.lock = threading.RLock()
@@ -210,7 +362,9 @@ class LiveIndex:
         self.version = 0
         self.stopped = False
         self.indexing = True  # until the logs there were at start have been read
-        self.summary = LogSummary(max_traces=0, order="recent")
+        self.summary = LogSummary(max_traces=0, order="recent", prices=prices)
+        assert self.summary.pricer is not None
+        self.prices = self.summary.pricer.prices  # read once: each entry is priced alike
         self.sources: list[str] = []
         self._traces: dict[str, _Trace] = {}  # in order of first appearance
         self._changes: collections.OrderedDict[str, int] = collections.OrderedDict()
@@ -218,36 +372,62 @@ class LiveIndex:
         self._next_publish = 0.0
         self._forgotten: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._said_forgetting = False
-        self._segments: list[Segment] = []
+        self._segments: list[Segment] = []  # those pinned (followed files' generations)
+        self._held = _Held()
         self._live: list[_Live] = []
         self._known: set[str] = set()
         # files indexed, and rotated files that were there before a log was followed: a
         # rotated file in neither is a generation written and rotated away between two polls
         self._seen: set[tuple[int, int]] = set()
         self._before: set[tuple[int, int]] = set()
-        self._inputs: list[Input] = []
+        self._inputs: list[_Planned] = []
         self._files, self._dirs = log_files(self.args)
         self._thread: threading.Thread | None = None
 
     # -- starting and stopping -----------------------------------------------------------------
 
     def open(self) -> bool:
-        """Open the inputs (reporting each unusable one); return whether there is anything to
-        serve (a usable file, or a directory to watch)."""
-        self._inputs = open_inputs(self._files)
-        usable = []
-        for inp in self._inputs:
-            if inp.kind == "jsonl" or (inp.kind == "empty" and inp.rereadable):
-                usable.append(inp)
-                self._known.add(os.path.abspath(inp.arg))
-                if not rotated(inp.arg):  # its generations there now are not news later
-                    self._before |= {ident for _, ident in _generations(inp.arg)}
-            else:
+        """Look at the inputs (reporting each unusable one); return whether there is anything
+        to serve (a usable file, or a directory to watch).
+
+        Each file is opened, recognised and closed again, one at a time, so a directory of
+        many rotated logs never holds more than a few descriptors; a followed file stays open
+        from here (it is read from this start). Anything but a regular file is refused.
+        """
+        planned: list[tuple[tuple[Any, ...], _Planned]] = []
+        for arg in self._files:
+            if _lock_file(arg, self._files):
+                continue
+            try:
+                os.close(open_regular(arg))
+            except NotRegular:
+                say(f"{arg}: not a regular file (a FIFO, socket or device): serve reads "
+                    "files it can read back")
+                continue
+            except OSError:
+                pass  # open_input says why, in the words the other commands use
+            try:
+                inp = open_input(arg)
+            except InputError as exc:
+                say(str(exc))
+                continue
+            if not (inp.kind == "jsonl" or (inp.kind == "empty" and inp.rereadable)):
                 say(f"{inp.name}: {KIND_PROBLEMS[inp.kind]}")
                 inp.close()
-        self._inputs = usable
-        self.sources = list(self.args)
-        return bool(usable or self._dirs)
+                continue
+            self._known.add(os.path.abspath(inp.arg))
+            follow = inp.rereadable and not rotated(inp.arg)
+            if follow:  # its generations there now are not news later
+                self._before |= {ident for _, ident in _generations(inp.arg)}
+            else:
+                inp.close()
+            planned.append((_oldest_first(inp), _Planned(inp.arg, inp.name,
+                                                        inp.stream if follow else None)))
+        planned.sort(key=lambda item: item[0])
+        self._inputs = [plan for _, plan in planned]
+        served = {plan.arg for plan in self._inputs} | set(self._dirs)
+        self.sources = [arg for arg in self.args if arg in served]  # the refused said already
+        return bool(self._inputs or self._dirs)
 
     def start(self) -> None:
         """Index in a background thread."""
@@ -264,21 +444,30 @@ class LiveIndex:
         with self.lock:
             for live in self._live:
                 live.follower.close()
-            for inp in self._inputs:
-                inp.close()
+            for plan in self._inputs:
+                if plan.stream is not None:
+                    plan.stream.close()
             for segment in self._segments:
                 segment.close()
+            self._held.close()
 
     def run(self) -> None:
         """Read the logs there are, then follow them until :meth:`stop`."""
         try:
-            for inp in self._inputs:
+            while self._inputs:
                 if self.stopped:
                     return
-                if inp.rereadable and not rotated(inp.arg):
-                    self._follow(inp.arg, inp.stream, inp.name)
-                else:
-                    self._read_once(inp)
+                plan = self._inputs.pop(0)
+                try:
+                    if plan.stream is not None:
+                        self._follow(plan.arg, plan.stream, plan.name)
+                    else:
+                        self._read_once(plan.arg, plan.name)
+                except Exception as exc:  # noqa: BLE001 - one input's trouble, said once
+                    if plan.stream is not None:
+                        plan.stream.close()
+                    if not self.stopped:
+                        say(f"{plan.name}: not indexed ({_why(exc)})")
             self._follow_all()
             with self.changed:
                 self.indexing = False
@@ -304,24 +493,34 @@ class LiveIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _read_once(self, inp: Input) -> None:
-        """Index a log that does not grow (rotated, compressed, or stdin-like) from its start."""
-        if inp.arg == "-":
-            return  # a pipe cannot be read back by offset
-        gz = inp.size is None  # open_input reads compressed data as a stream
-        if gz:
-            try:
-                fd = _reopen(inp)
-            except OSError as exc:
-                say(f"{inp.name}: cannot read it again ({exc.strerror or exc})")
+    def _read_once(self, path: str, name: str) -> None:
+        """Index a log that does not grow (rotated or compressed) from its start, then close it
+        (its records are read back by opening it again).
+
+        Raises:
+            OSError: It cannot be opened, or is not a regular file.
+        """
+        fd = open_regular(path)
+        with os.fdopen(fd, "rb") as raw:
+            st = os.fstat(fd)
+            ident = (st.st_dev, st.st_ino)
+            if ident in self._seen:  # indexed already (under another name)
                 return
-            segment = Segment(inp.name, fd, gz=True)
-            self._segments.append(segment)  # its ident is the compressed file's: not _seen
-        else:
-            segment = self._segment(inp.name, inp.stream.fileno(), False)
-        report = LineReport(inp.name)
+            self._seen.add(ident)
+            gz = os.pread(fd, len(GZIP_MAGIC), 0) == GZIP_MAGIC
+            segment = Segment(name, path, ident, gz=gz)
+            if gz:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked, \
+                        io.BufferedReader(unpacked, 64 * 1024) as stream:
+                    self._index_once(stream, segment)
+            else:
+                self._index_once(raw, segment)
+
+    def _index_once(self, stream: IO[bytes], segment: Segment) -> None:
+        name = segment.name
+        report = LineReport(name)
         proven = False
-        lines = iter_lines(inp.stream)
+        lines = iter_lines(stream)
         while not self.stopped:
             with self.changed:
                 for _ in range(_BATCH):
@@ -331,16 +530,16 @@ class LiveIndex:
                         line = problem = None
                         lineno = -1
                     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                        say(f"{inp.name}: cannot read further ({exc})")
+                        say(f"{name}: cannot read further ({exc})")
                         lineno, line, problem = -1, None, None
                     if lineno < 0:
                         self._publish(force=False)
                         report.done()
                         return
                     if line is None:
-                        report(BadLine(inp.name, lineno, problem or "unreadable"))
+                        report(BadLine(name, lineno, problem or "unreadable"))
                         continue
-                    end = inp.stream.tell()
+                    end = stream.tell()
                     if self._add(line, segment, end - len(line), lineno, report) and not proven:
                         proven = True
                         report.proven()
@@ -350,6 +549,8 @@ class LiveIndex:
     def _follow(self, path: str, stream: IO[bytes] | None, name: str) -> None:
         """Follow ``path`` from its start (``stream``: already open at its start)."""
         report = LineReport(name, hold=False)
+        if stream is None:  # never wait on a FIFO that took a log's name
+            stream = os.fdopen(open_regular(path), "rb")
         live = _Live(Follower(path, stream, name=name, on_error=report))
 
         def truncated() -> None:
@@ -359,39 +560,51 @@ class LiveIndex:
         live.follower.on_truncate = truncated
         live.follower.on_error = report
         self._live.append(live)
-        if stream is None:  # a log that appeared in a watched directory
-            self._before |= {ident for _, ident in _generations(path)}
+        self._before |= {ident for _, ident in _generations(path)}  # not news later
         self._known.add(os.path.abspath(path))
 
     def _follow_all(self) -> bool:
-        """Index what the followed files gained; return whether anything was read."""
+        """Index what the followed files gained; return whether anything was read. A file
+        that fails is said once and no longer followed; the others go on."""
         got = False
         for live in list(self._live):
-            lines = live.follower.poll()
-            while not self.stopped:
-                with self.changed:
-                    n = 0
-                    for lineno, line in lines:
-                        got = True
-                        stream = live.follower.stream
-                        assert stream is not None
-                        if live.truncated or stream is not live.stream or live.segment is None:
-                            if live.truncated and live.segment is not None:
-                                live.segment.close()  # what it held was overwritten
-                            elif live.segment is not None:  # rotated: maybe more than once
-                                self._catch_up(live.follower.path)
-                            live.truncated = False
-                            live.stream = stream
-                            live.segment = self._segment(live.follower.name, stream.fileno(),
-                                                         False)
-                        self._add(line, live.segment, stream.tell() - len(line), lineno,
-                                  live.follower.on_error)
-                        n += 1
-                        if n >= _BATCH:
-                            break
-                    self._publish(force=False)
-                    if n < _BATCH:
+            try:
+                got = self._follow_one(live) or got
+            except Exception as exc:  # noqa: BLE001 - one file's trouble, said once
+                if self.stopped:
+                    return got
+                say(f"{live.follower.name}: no longer followed ({_why(exc)})")
+                self._live.remove(live)
+                live.follower.close()
+        return got
+
+    def _follow_one(self, live: _Live) -> bool:
+        got = False
+        lines = live.follower.poll()
+        while not self.stopped:
+            with self.changed:
+                n = 0
+                for lineno, line in lines:
+                    got = True
+                    stream = live.follower.stream
+                    assert stream is not None
+                    if live.truncated or stream is not live.stream or live.segment is None:
+                        if live.truncated and live.segment is not None:
+                            live.segment.close()  # what it held was overwritten
+                        elif live.segment is not None:  # rotated: maybe more than once
+                            self._catch_up(live.follower.path)
+                        live.truncated = False
+                        live.stream = stream
+                        live.segment = self._segment(live.follower.name, live.follower.path,
+                                                     stream.fileno())
+                    self._add(line, live.segment, stream.tell() - len(line), lineno,
+                              live.follower.on_error)
+                    n += 1
+                    if n >= _BATCH:
                         break
+                self._publish(force=False)
+                if n < _BATCH:
+                    break
         return got
 
     def _catch_up(self, path: str) -> None:
@@ -401,14 +614,9 @@ class LiveIndex:
                   if ident not in self._seen and ident not in self._before]
         for name in reversed(missed):
             try:
-                inp = open_input(name)
-            except InputError as exc:
-                say(str(exc))
-                continue
-            try:
-                self._read_once(inp)
-            finally:
-                inp.close()
+                self._read_once(name, name)
+            except OSError as exc:
+                say(f"{name}: not indexed ({_why(exc)})")
 
     def _rescan(self) -> None:
         """Follow new logs in the watched directories; let go of deleted files past the cap."""
@@ -424,18 +632,24 @@ class LiveIndex:
                     continue
         current = {id(live.segment) for live in self._live}
         with self.lock:
-            gone = [s for s in self._segments if id(s) not in current and s.deleted()]
-            for segment in gone[:max(0, len(gone) - MAX_DELETED_HELD)]:
-                segment.close()
-            self._segments = [s for s in self._segments if s.fd is not None]
-            if len(self._seen) > _SEEN_MEMORY:  # only files still open can be rotated again
-                self._seen = {s.ident for s in self._segments if s.ident is not None}
+            past = [s for s in self._segments if id(s) not in current]  # oldest first
+            for segment in past[:max(0, len(past) - MAX_DELETED_HELD)]:
+                if segment.deleted():
+                    segment.close()
+                else:  # renamed by rotation: found again by its inode when read
+                    segment.unpin()
+            self._segments = [s for s in self._segments if s.pinned]
+            if len(self._seen) > _SEEN_MEMORY:  # only files still there can be rotated again
+                there = {ident for live in self._live
+                         for _, ident in _generations(live.follower.path)}
+                self._seen = ({s.ident for s in self._segments} | there) & self._seen
 
-    def _segment(self, name: str, fd: int, gz: bool) -> Segment:
-        segment = Segment(name, os.dup(fd), gz=gz)
+    def _segment(self, name: str, path: str, fd: int) -> Segment:
+        """A pinned segment for the generation of a followed file open as ``fd``."""
+        st = os.fstat(fd)
+        segment = Segment(name, path, (st.st_dev, st.st_ino), fd=os.dup(fd))
         self._segments.append(segment)
-        if segment.ident is not None:
-            self._seen.add(segment.ident)
+        self._seen.add(segment.ident)
         return segment
 
     # -- the index -----------------------------------------------------------------------------
@@ -462,7 +676,7 @@ class LiveIndex:
             trace = self._traces[key] = _Trace(key)
             if len(self._traces) > self.max_traces:
                 self._forget(next(iter(self._traces)))
-        if rec.get("event") != "llm_new_token":  # the report never shows streamed tokens
+        if self._placed(trace, rec):
             if len(trace.places) >= MAX_TRACE_RECORDS:
                 trace.dropped += 1
             else:
@@ -475,6 +689,18 @@ class LiveIndex:
                 trace.lengths.append(len(line))
         self._pending.pop(key, None)  # the most recently changed last
         self._pending[key] = None
+        return True
+
+    @staticmethod
+    def _placed(trace: _Trace, rec: dict[str, Any]) -> bool:
+        """Whether a record is placed: all but streamed tokens, of which only each run's
+        first (its time to first token; the report shows no tokens)."""
+        if rec.get("event") != "llm_new_token":
+            return True
+        run = rec.get("run_id")
+        if not isinstance(run, str) or run in trace.streamed:
+            return False
+        trace.streamed.add(run)
         return True
 
     def _forget(self, key: str) -> None:
@@ -539,7 +765,7 @@ class LiveIndex:
         for where, places in by_segment.items():
             segment = trace.segments[where]
             try:
-                lines = list(segment.read([(o, n) for o, n, _ in places]))
+                lines = list(segment.read([(o, n) for o, n, _ in places], self._held))
             except (OSError, EOFError, gzip.BadGzipFile):
                 continue
             for (_, _, i), line in zip(places, lines, strict=False):
@@ -556,10 +782,11 @@ class LiveIndex:
               ) -> dict[str, Any] | None:
         if records is None:
             records = self._records(trace)
-        picked = summarize(records, max_traces=1, slowest=0).selected()
+        one = summarize(records, max_traces=1, slowest=0, prices=self.prices)
+        picked = one.selected()
         if not picked:
             return None
-        view = trace_view(picked[0], records)
+        view = trace_view(picked[0], records, pricer=one.pricer)
         view["dropped"] = trace.dropped + max(0, len(trace.places) - len(records))
         return view
 
@@ -618,14 +845,11 @@ def _generations(path: str) -> list[tuple[str, tuple[int, int]]]:
     return found
 
 
-def _reopen(inp: Input) -> int:
-    """A descriptor of the file ``inp`` opened (compressed data is read through its own)."""
-    fd = os.open(inp.arg, os.O_RDONLY)
-    st = os.fstat(fd)
-    if (st.st_dev, st.st_ino) != inp.ident:
-        os.close(fd)
-        raise OSError(0, "replaced while it was read")
-    return fd
+def _why(exc: BaseException) -> str:
+    """An error in a few words: an OSError's reason, else its type and message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}"
 
 
 def dumps(value: Any) -> bytes:

@@ -4,7 +4,9 @@
 It is a constant, so the page's Content-Security-Policy pins it by hash; nothing from a log is
 ever formatted into it. It reads traces as JSON from two fixed routes of the page's own origin:
 ``events`` (server-sent events: lists of changed trace entries) and ``trace?id=`` (one trace
-with its rows, when it is opened). It puts text on the page with ``textContent`` only, and
+with its rows, when it is opened). An open trace that changed is loaded and drawn again; the
+runs the user had expanded (their details shown) or folded stay so, each run known by the
+path of run names that leads to it. It puts text on the page with ``textContent`` only, and
 builds no URL from log data but the trace id, passed through ``encodeURIComponent``.
 """
 
@@ -60,7 +62,52 @@ LIVE_SCRIPT = r"""
         done(copy);
       });
   }
-  R.loader = function (t, done) { fetchTrace(t, done, 0); };
+  // what the user expanded and folded in an open trace, kept while it is drawn again
+  var kept = new Map();  // trace id -> {open: Set, folded: Set} of run keys
+  function runKeys(rows) {  // a run's key: the names from its root down, same-named counted
+    var path = [], seen = new Map();
+    return rows.map(function (entry) {
+      var d = Math.max(0, Math.min(Number(entry.r.d) || 0, 1000));
+      path.length = Math.min(path.length, d);
+      var base = (d > 0 && path[d - 1] ? path[d - 1] : "") + "\u0000" + String(entry.r.n);
+      var n = (seen.get(base) || 0) + 1;
+      seen.set(base, n);
+      path[d] = base + "\u0001" + n;
+      return path[d];
+    });
+  }
+  function keep(list) {  // before R.add rebuilds the open traces among ``list``
+    var open = new Map();
+    R.items.forEach(function (item) {
+      if (item.d.open && item.rows) { open.set(item.t.id, item); }
+    });
+    list.forEach(function (t) {
+      var item = open.get(t.id);
+      if (!item) { return; }
+      var state = {open: new Set(), folded: new Set()};
+      runKeys(item.rows).forEach(function (key, i) {
+        if (item.rows[i].open) { state.open.add(key); }
+        if (item.rows[i].collapsed) { state.folded.add(key); }
+      });
+      if (state.open.size || state.folded.size) { kept.set(t.id, state); }
+      else { kept.delete(t.id); }
+    });
+  }
+  function restore(id) {
+    var state = kept.get(id);
+    if (!state) { return; }
+    kept.delete(id);
+    var item = R.items.find(function (it) { return it.t.id === id; });
+    if (!item || !item.rows) { return; }
+    var rows = item.rows;
+    runKeys(rows).forEach(function (key, i) {
+      if (state.folded.has(key)) { rows[i].fold(true); }
+      if (state.open.has(key) && !rows[i].open) { rows[i].row.click(); }  // shows its detail
+    });
+  }
+  R.loader = function (t, done) {
+    fetchTrace(t, function (full) { done(full); restore(t.id); }, 0);
+  };
 
   var stream = null;
   function listen() {
@@ -77,6 +124,7 @@ LIVE_SCRIPT = r"""
         latest.set(t.id, v);
         if (v > since) { since = v; }
       });
+      keep(list);
       R.add(list);
       hideEmpty();
     };

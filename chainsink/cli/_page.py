@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chainsink.cli._common import EXIT_NO_INPUT, EXIT_OK, STDIN, say
+from chainsink.cli._common import EXIT_NO_INPUT, EXIT_OK, STDIN, InputError, say
 from chainsink.cli._inputs import (
     KIND_PROBLEMS,
     Input,
@@ -19,13 +19,18 @@ from chainsink.cli._inputs import (
 from chainsink.cli._output import refuse_input, write_output
 from chainsink.report import LogSummary, render_html, trace_view
 
+if TYPE_CHECKING:
+    from chainsink.cost import Prices
+
 
 def write_report(files: Sequence[str], output: str, *, max_traces: int = 200,
-                 pick: str = "errors", title: str | None = None, announce: bool = True) -> int:
+                 pick: str = "errors", title: str | None = None, announce: bool = True,
+                 prices: Prices | None = None) -> int:
     """Write the report of ``files`` to ``output`` (``-``: stdout); return the exit code.
 
     ``title`` names the report (the inputs' names when None); the page's ``<title>`` adds the
-    time range of the logs.
+    time range of the logs. ``prices`` are the user's prices, tried before the genai-prices
+    table (None: those of ``$CHAINSINK_PRICES``, if set).
 
     Raises:
         OutputError: The output is one of the inputs, or the page could not be written.
@@ -33,14 +38,14 @@ def write_report(files: Sequence[str], output: str, *, max_traces: int = 200,
     inputs = open_inputs(files)
     try:
         refuse_input(output, (inp.ident for inp in inputs))
-        return _report(inputs, output, max_traces, pick, title, announce)
+        return _report(inputs, output, max_traces, pick, title, announce, prices)
     finally:
         for inp in inputs:
             inp.close()
 
 
 def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title: str | None,
-            announce: bool) -> int:
+            announce: bool, prices: Prices | None) -> int:
     logs: list[Input] = []
     texts: list[Input] = []
     for inp in inputs:
@@ -53,7 +58,11 @@ def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title:
     twice = all(inp.rereadable for inp in logs)
     total = sum(inp.size or 0 for inp in logs)
     progress = Progress("chainsink html", total * 2 if twice else None)
-    summary = LogSummary(max_traces=max_traces, order=pick, keep_records=not twice)
+    try:
+        summary = LogSummary(max_traces=max_traces, order=pick, keep_records=not twice,
+                             prices=prices)
+    except ValueError as exc:  # $CHAINSINK_PRICES names bad prices
+        raise InputError(f"prices: {exc}") from None
     usable: list[Input] = []
     try:
         done = 0
@@ -71,7 +80,7 @@ def _report(inputs: list[Input], output: str, max_traces: int, pick: str, title:
         progress.close()
     if not usable and not texts:
         return EXIT_NO_INPUT
-    traces = [trace_view(t, t.records or []) for t in summary.selected()]
+    traces = [trace_view(t, t.records or [], pricer=summary.pricer) for t in summary.selected()]
     for t in summary.selected():
         t.records = None  # the page data has what it needs
     text_logs = []

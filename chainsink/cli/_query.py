@@ -17,6 +17,9 @@ from chainsink.cli._common import (
     STDIN,
     InputError,
     Subparsers,
+    add_prices,
+    check_prices,
+    cost_note,
     say,
 )
 
@@ -40,8 +43,12 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                     "VARCHAR, usage a STRUCT of token counts, inputs/outputs/error/metadata "
                     "JSON) and runs (one row per run: ids, name, run_type, tags, metadata, "
                     "start_time, end_time, duration_ms, status ok|error|interrupted|aborted|"
-                    "open, error_type, error_message, model, input/output/total_tokens, cost: NULL "
-                    "until read-time pricing is wired in). SQL that DuckDB refuses exits 2; "
+                    "open, error_type, error_message, model, input/output/total_tokens, cost). "
+                    "cost is USD from the genai-prices table (pip install 'chainsink[cost]') "
+                    "and --prices, priced when read; NULL for a model with no known price, "
+                    "never 0, so sum(cost) covers the priced runs only: count(*) filter "
+                    "(where cost is null and model is not null) says how many are left out. "
+                    "SQL that DuckDB refuses exits 2; "
                     "one that fails on the data or files exits 1. "
                     "FILE may be a log (plain, rotated, .gz), a directory (its *.jsonl* files) "
                     "or a glob; all are read as one. Lines that are not chainsink records are "
@@ -53,6 +60,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table (aligned, for a terminal; the default), csv, or json (an array "
                         "of objects, JSON columns as JSON values)")
+    add_prices(p)
     return p
 
 
@@ -62,12 +70,14 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error("query reads files, not stdin (-): save the log to a file first")
     if not args.sql.strip():
         parser.error("SQL is empty")
+    check_prices(parser, args)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink query``; return the exit code."""
     # DuckDB is imported here, not at the top: `chainsink --help` does not pay for it
     from chainsink.cli._duck import NoDuckDB, connect, find_logs, require_duckdb
+    from chainsink.cost import Pricer
 
     try:
         require_duckdb()
@@ -81,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         say(problem)
     if not files:
         raise InputError("no log files to query")
-    con = connect(files)
+    cost = Pricer(getattr(args, "user_prices", None))
+    con = connect(files, cost=cost)
     try:
         try:
             result = _Result(con.execute(args.sql))
@@ -98,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             return _failed(exc)
     finally:
         con.close()
+        cost_note(cost)
     sys.stdout.flush()
     return EXIT_OK
 
@@ -190,10 +202,14 @@ def _jsonable(value: Any, is_json: bool = False) -> Any:
 def _csv(result: _Result) -> None:
     import csv
 
+    from chainsink.formatters import inert
+
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(result.columns)
+    # on a terminal, log content never controls it (escapes shown as text); piped, as it is
+    tty = _isatty()
     for rows in _batches(result):
-        out.writerows([_text(v) for v in row] for row in rows)
+        out.writerows([inert(_text(v)) if tty else _text(v) for v in row] for row in rows)
 
 
 def _json(result: _Result) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import threading
 
-from chainsink.cli._common import EXIT_NO_INPUT, STDIN, OutputError, Subparsers, say
+from chainsink.cli._common import (
+    EXIT_NO_INPUT,
+    STDIN,
+    OutputError,
+    Subparsers,
+    add_prices,
+    check_prices,
+    say,
+)
 
 #: The port served on unless told otherwise.
 DEFAULT_PORT = 8765
@@ -34,6 +42,7 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                    help="traces listed (default 5000): the oldest beyond are forgotten; the "
                         "summary counts them all")
     p.add_argument("--title", default="live", help="the page title")
+    add_prices(p)
     return p
 
 
@@ -47,6 +56,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error("--max-traces must be at least 1")
     if not args.host.strip():
         parser.error("--host must not be empty")
+    check_prices(parser, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from chainsink.cli._http import LiveServer, loopback
     from chainsink.cli._live import LiveIndex
 
-    index = LiveIndex(args.files, max_traces=args.max_traces)
+    index = LiveIndex(args.files, max_traces=args.max_traces,
+                      prices=getattr(args, "user_prices", None))
     if not index.open():
         return EXIT_NO_INPUT
     try:

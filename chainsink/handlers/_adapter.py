@@ -220,6 +220,8 @@ class CallbackHandler(BaseCallbackHandler):
                tags: list[str] | None, metadata: dict[str, Any] | None,
                model: str | None = None) -> Run:
         self._last_token = None
+        if parent_run_id is None:  # a trace starts (cheap: a thread check off the main thread)
+            _lifecycle.rearm_watcher()
         return self._tracker.start(run_id, parent_run_id, name, run_type, tags, metadata, model)
 
     def _open_run(self, run_id: UUID, parent_run_id: UUID | None,

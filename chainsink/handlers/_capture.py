@@ -127,7 +127,7 @@ class UsageTotals(BaseCallbackHandler):
         return self
 
     def __init__(self, prices: Any = None) -> None:
-        from chainsink.cost import load_prices
+        from chainsink.cost import Pricer, load_prices
 
         self.input_tokens = 0
         self.output_tokens = 0
@@ -137,8 +137,8 @@ class UsageTotals(BaseCallbackHandler):
         self.calls = 0
         self.by_model: dict[str, dict[str, int]] = {}
         self._costs: dict[str, Decimal | None] = {}
-        self._prices = load_prices(prices)
-        self._no_table = False
+        # the user's prices first, then the table (loaded when the first call ends)
+        self._pricer = Pricer(load_prices(prices))
         # what a model run's start said (provider, model), until it ends
         self._started: dict[UUID, tuple[str | None, str | None]] = {}
         self._lock = threading.Lock()
@@ -220,7 +220,7 @@ class UsageTotals(BaseCallbackHandler):
             provider, started_model = self._started.pop(run_id, (None, None))
         model = model or started_model
         key = model or "<unknown>"
-        cost = self._price(model, usage, provider)
+        cost = self._pricer(model, usage, provider)  # never raises into the run
         with self._lock:
             self.calls += 1
             entry = self.by_model.setdefault(key, {
@@ -237,19 +237,6 @@ class UsageTotals(BaseCallbackHandler):
             else:
                 before = self._costs[key]
                 self._costs[key] = None if before is None or cost is None else before + cost
-
-    def _price(self, model: str | None, usage: dict[str, Any] | None,
-               provider: str | None) -> Decimal | None:
-        """The call's cost, or None when its price is unknown; never raises into the run."""
-        from chainsink.cost import CostUnavailableError, decimal_cost
-
-        try:
-            return decimal_cost(model, usage, provider=provider, prices=self._prices)
-        except CostUnavailableError:
-            self._no_table = True
-        except Exception:  # noqa: BLE001, S110 - a price is never worth failing the user's run
-            pass
-        return None
 
     def as_dict(self) -> dict[str, Any]:
         """The totals as a plain dict."""
@@ -273,7 +260,7 @@ class UsageTotals(BaseCallbackHandler):
         else:
             unpriced = self.unpriced_models
             why = f"no price for {', '.join(unpriced)}"
-            if self._no_table:
+            if self._pricer.missing_table:
                 why += f"; {_install_hint()}"
             priced = self.priced_cost
             cost = f"unknown ({why})" if not priced else f"unknown (${priced} priced; {why})"

@@ -116,13 +116,23 @@ _INTERRUPTS = {
 }
 
 
+def _class_name(cls: type) -> str:
+    """A class's name, or ``"<unknown>"`` when even that raises (a hostile metaclass)."""
+    try:
+        name = cls.__name__
+    except Exception:  # noqa: BLE001 - a metaclass whose __name__ raises
+        return "<unknown>"
+    return name if isinstance(name, str) else "<unknown>"
+
+
 def error_fields(exc: BaseException) -> dict[str, str]:
     """An exception as a record's ``error`` value: ``{type, message}``; never raises."""
+    name = _class_name(type(exc))
     try:
         message = str(exc)
     except Exception:  # noqa: BLE001 - an exception whose __str__ raises
-        message = f"<unprintable {type(exc).__name__}>"
-    return {"type": type(exc).__name__, "message": message}
+        message = f"<unprintable {name}>"
+    return {"type": name, "message": message}
 
 
 #: Frames a recorded traceback keeps (the innermost ones, nearest the raise), per exception of
@@ -155,7 +165,7 @@ def traceback_text(exc: BaseException) -> str | None:
 def interrupt_kind(exc: BaseException) -> str | None:
     """What kind of stop ``exc`` is (see :data:`_INTERRUPTS`), or None for a failure."""
     for cls in type(exc).__mro__:
-        kind = _INTERRUPTS.get(cls.__name__)
+        kind = _INTERRUPTS.get(_class_name(cls))
         if kind is not None:
             return kind
     return None

@@ -103,11 +103,8 @@ _kicks = 0  # wake-up calls sent to the main thread that its handler has not con
 _started = threading.Event()
 _wakeup: tuple[int, int] | None = None  # the pipe the interpreter writes caught signals to
 
-#: For how long after a ``fork()`` the watcher wakes nobody, in seconds: until the child has
-#: its own pipe, a signal the child catches is reported on the parent's (the child's watcher
-#: is not started yet), and must not be taken for the parent's. Missed, a wake-up is only late.
-FORK_QUIET = 2.0
-_quiet_until = 0.0
+# the forking thread's signal mask from before fork() (see _before_fork)
+_fork_masks = threading.local()
 
 #: How long the watcher waits, after waking the main thread, for the SIGTERM handler to begin
 #: there; a main thread stuck in a call that never returns to Python is not waited for longer.
@@ -161,7 +158,7 @@ def _watch_signals(read_fd: int) -> None:
             return
         if not data:
             return
-        if signal.SIGTERM not in data or _terminating or time.monotonic() < _quiet_until:
+        if signal.SIGTERM not in data or _terminating:
             continue
         if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
             continue  # the program installed its own handler since: its business
@@ -180,8 +177,15 @@ def _watch_signals(read_fd: int) -> None:
 def _arm_watcher() -> None:
     """Have the interpreter report caught signals on a pipe that :func:`_watch_signals` reads,
     unless something else (an asyncio loop's signal handling) already takes that report; then
-    that wakes the main thread, and nothing is needed."""
+    that wakes the main thread, and nothing is needed (see :func:`rearm_watcher` for when it
+    stops)."""
     global _wakeup  # noqa: PLW0603 - one per process
+    if _wakeup is not None:  # armed before, then reset by someone: the same pipe again
+        with contextlib.suppress(ValueError, OSError):
+            previous = signal.set_wakeup_fd(_wakeup[1], warn_on_full_buffer=False)
+            if previous != -1:
+                signal.set_wakeup_fd(previous)
+        return
     read_fd, write_fd = os.pipe()
     try:
         os.set_blocking(write_fd, False)
@@ -198,12 +202,38 @@ def _arm_watcher() -> None:
     _wakeup = (read_fd, write_fd)
 
 
+# the main thread's ident while the watcher may need arming again (see rearm_watcher)
+_main_ident: int | None = None
+
+
+def rearm_watcher() -> None:
+    """Arm the SIGTERM watcher again if something reset the interpreter's wake-up fd: an
+    asyncio loop removing its last signal handler sets it to -1, and a SIGTERM given to a worker
+    thread would then wait for the main thread again. Handlers call it as a trace starts; it
+    does something on the main thread only, where chainsink's SIGTERM handler is installed
+    (about a microsecond there; an ident comparison elsewhere)."""
+    if threading.get_ident() != _main_ident:
+        return
+    try:
+        current = signal.set_wakeup_fd(-1)
+        if current != -1:  # still reported somewhere (ours, or an event loop's): as it was
+            ours = _wakeup is not None and current == _wakeup[1]
+            signal.set_wakeup_fd(current, warn_on_full_buffer=not ours)
+            return
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            _arm_watcher()
+    except (ValueError, OSError):
+        pass
+
+
 def _rearm_in_child() -> None:
     """After ``fork()``: the pipe is shared with the parent (whose watcher would act on the
     child's signals), and the watcher thread did not come along; a new pipe and watcher."""
-    global _wakeup, _terminating, _kicks, _quiet_until  # noqa: PLW0603 - process state
-    _terminating, _kicks, _quiet_until = False, 0, 0.0
+    global _wakeup, _terminating, _kicks, _main_ident  # noqa: PLW0603 - process state
+    _terminating, _kicks = False, 0
     _started.clear()
+    if _main_ident is not None:  # the forking thread is the child's main thread
+        _main_ident = threading.get_ident()
     if _wakeup is None:
         return
     with contextlib.suppress(ValueError, OSError):
@@ -218,9 +248,23 @@ def _rearm_in_child() -> None:
         _arm_watcher()
 
 
-def _forking() -> None:
-    global _quiet_until  # noqa: PLW0603 - process state
-    _quiet_until = time.monotonic() + FORK_QUIET
+def _before_fork() -> None:
+    # Until the child has a pipe of its own, a SIGTERM it catches would be reported on the
+    # parent's, whose watcher would take it for the parent's own: SIGTERM waits (blocked in the
+    # forking thread, so in the child's only thread) until the child's pipe is ready.
+    if _wakeup is None:
+        return
+    with contextlib.suppress(Exception):
+        _fork_masks.old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _restore_mask() -> None:
+    old = getattr(_fork_masks, "old", None)
+    if old is None:
+        return
+    _fork_masks.old = None
+    with contextlib.suppress(Exception):  # a SIGTERM that came meanwhile is delivered now
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _forget_inherited_runs() -> None:
@@ -229,16 +273,17 @@ def _forget_inherited_runs() -> None:
     for handler in list(_live_handlers):
         with contextlib.suppress(Exception):  # never disturb the child being born
             handler.disown_runs()
+    _restore_mask()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_forking, after_in_parent=_forking,
+    os.register_at_fork(before=_before_fork, after_in_parent=_restore_mask,
                         after_in_child=_forget_inherited_runs)
 
 
 def _install_sigterm_hook() -> None:
     """Flush logs on SIGTERM, but only where nobody else handles it (still SIG_DFL)."""
-    global _sigterm_installed  # noqa: PLW0603 - once per process
+    global _sigterm_installed, _main_ident  # noqa: PLW0603 - once per process
     if _sigterm_installed or threading.current_thread() is not threading.main_thread():
         return
     _sigterm_installed = True
@@ -246,6 +291,7 @@ def _install_sigterm_hook() -> None:
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
             _arm_watcher()
+            _main_ident = threading.get_ident()
     except (ValueError, OSError, AttributeError):  # no signals here (embedded, Windows)
         pass
 

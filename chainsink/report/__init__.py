@@ -32,11 +32,13 @@ if TYPE_CHECKING:
         LogSummary,
         Tokens,
         TraceSummary,
+        error_text,
+        span_ms,
         summarize,
         trace_key,
     )
     from chainsink.report._trace import trace_view
-    from chainsink.report._values import clean_record, utc_time
+    from chainsink.report._values import clean_record, format_usd, utc_time
 
 # Loaded on first use (PEP 562): `chainsink tail` needs a record cleaner, not the HTML page.
 _LAZY = {
@@ -47,9 +49,12 @@ _LAZY = {
     "Tokens": "._summary",
     "TraceSummary": "._summary",
     "clean_record": "._values",
+    "error_text": "._summary",
     "format_ms": "._html",
+    "format_usd": "._values",
     "render_html": "._html",
     "short_id": "chainsink._schema",
+    "span_ms": "._summary",
     "summarize": "._summary",
     "trace_key": "._summary",
     "trace_view": "._trace",
@@ -69,9 +74,12 @@ __all__ = [
     "TraceSummary",
     "UNKNOWN_MODEL",
     "clean_record",
+    "error_text",
     "format_ms",
+    "format_usd",
     "render_html",
     "short_id",
+    "span_ms",
     "summarize",
     "trace_key",
     "trace_view",

@@ -24,7 +24,7 @@ from chainsink.report._summary import LogSummary, Tokens, span_ms
 from chainsink.report._template import CSS, SCRIPT
 from chainsink.report._text import ansi_css, ansi_to_html
 from chainsink.report._trace import FIND_LIMIT
-from chainsink.report._values import utc_time
+from chainsink.report._values import format_usd, utc_time
 
 
 def _script_hash(script: str) -> str:
@@ -186,6 +186,8 @@ def _summary(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str]:
     yield _card(f"{tokens.total_tokens:,}", "tokens",
                 f"{tokens.input_tokens:,} in \u00b7 {tokens.output_tokens:,} out")
     yield _card(f"{tokens.calls:,}", "model calls", f"{len(s.tokens_by_model)} models")
+    if s.cost_shown:
+        yield _cost_card(s)
     first, last = _when(s.first_ts), _when(s.last_ts)
     if first[:11] == last[:11]:  # the same day: say it once
         last = last[11:]
@@ -214,23 +216,69 @@ def _summary(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str]:
            "from a uniform sample of 1,024 beyond.</p>\n</section>\n")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _cost_card(s: LogSummary) -> str:
+    total = s.cost_total
+    if total is not None:
+        return _card(format_usd(total), "cost", "USD, all model calls")
+    unpriced = len(s.unpriced_models)
+    return _card("unknown", "cost", f"{format_usd(s.cost_priced)} priced \u00b7 "
+                 f"{_plural(unpriced, 'unpriced model')}", bad=True)
+
+
 def _tokens_table(s: LogSummary) -> Iterator[str]:
     if not s.tokens_by_model:
         yield "<p class=\"note\">No model calls.</p>\n"
         return
+    priced = s.cost_shown
     yield ("<div class=\"wide\"><table id=\"tokens\">\n<tr><th>model</th>"
            "<th class=\"num\">calls</th>"
            "<th class=\"num\">input</th><th class=\"num\">output</th><th class=\"num\">total</th>"
-           "</tr>\n")
+           + ("<th class=\"num\">cost</th>" if priced else "") + "</tr>\n")
     rows: list[tuple[str, Tokens, str]] = [
         (m, t, "") for m, t in sorted(s.tokens_by_model.items(), key=lambda kv: -kv[1].total_tokens)
     ]
     rows.append(("all models", s.tokens, " class=\"total\""))
     for model, t, cls in rows:
+        cost = ""
+        if priced:
+            if cls:
+                shown = format_usd(s.cost_total)
+            else:
+                found = s.cost_by_model.get(model)
+                shown = "unpriced" if found is None else format_usd(found)
+            cost = f"<td class=\"num cost\">{_e(shown)}</td>"
         yield (f"<tr{cls}><td class=\"name\">{_e(model)}</td><td class=\"num\">{t.calls:,}</td>"
                f"<td class=\"num\">{t.input_tokens:,}</td><td class=\"num\">{t.output_tokens:,}"
-               f"</td><td class=\"num\">{t.total_tokens:,}</td></tr>\n")
+               f"</td><td class=\"num\">{t.total_tokens:,}</td>{cost}</tr>\n")
     yield "</table></div>\n"
+    yield from _cost_notes(s)
+
+
+def _cost_notes(s: LogSummary) -> Iterator[str]:
+    """Where the prices came from and what is unpriced; or, without the price table, how to
+    get it (said once, here)."""
+    if s.cost_shown:
+        table = s.price_table()
+        user = s.pricer is not None and s.pricer.prices is not None
+        where = " and ".join(w for w in (table, "your prices" if user else None) if w)
+        yield f"<p class=\"note\" id=\"prices\">Prices: {_e(where)} (USD)"
+        if table is None:
+            yield (f"; the price table is not installed (<code>{_e(s.cost_hint or '')}"
+                   "</code>)")
+        yield ".</p>\n"
+        unpriced = s.unpriced_models
+        if unpriced:
+            yield ("<p class=\"note\" id=\"unpriced\">Unpriced models (no known price, or "
+                   "calls that reported no usage): "
+                   + ", ".join(f"<bdi>{_e(m)}</bdi>" for m in unpriced)
+                   + f". The others cost {_e(format_usd(s.cost_priced))}.</p>\n")
+    elif s.cost_hint:
+        yield (f"<p class=\"note\" id=\"cost-hint\">To see what model calls cost: "
+               f"<code>{_e(s.cost_hint)}</code></p>\n")
 
 
 def _slowest_table(s: LogSummary, traces: Sequence[dict[str, Any]]) -> Iterator[str]:

@@ -6,6 +6,12 @@ bounded heaps (the slowest traces, and the traces picked for full detail). Memor
 grows with the number of run names, models and traces in flight, never with the length of the
 log; and traces in flight are capped too (:data:`MAX_OPEN_TRACES`), so a log of traces that
 never ended (killed workers) costs no more than one with a few.
+
+Cost is worked out as the records are read (:mod:`chainsink.cost`): each ``llm_end`` is priced
+from its own model, usage, provider (``metadata.ls_provider``) and time, with the user's prices
+tried first, and summed per model, per trace and in total. A call no one prices is *unpriced*:
+its model is listed and every sum it is part of is unknown (None), never 0. The price table is
+imported on the first model call, not before.
 """
 
 from __future__ import annotations
@@ -16,11 +22,15 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable, Iterable
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
 from chainsink.report import ORDERS
 from chainsink.report._values import MAX_TOKEN_SUM, duration_ms, token_count, utc_time
+
+if TYPE_CHECKING:
+    from chainsink.cost import Pricer, Prices
 
 #: How many durations each run name keeps for its percentiles (exact below this many runs).
 SAMPLE_SIZE = 1024
@@ -133,6 +143,10 @@ class TraceSummary:
         interrupt: The first such stop that paused or cut the trace short, as
             ``"Type: message"``; a LangGraph handoff (``interrupt: "handoff"``) is control
             flow and does not set it.
+        priced_cost: What its priced model calls cost, in USD (all of them when
+            ``unpriced`` is empty).
+        unpriced: The models of its calls that have no known price (sorted as met); see
+            :attr:`LogSummary.cost_shown` for whether anything could be priced at all.
     """
 
     trace_id: str
@@ -151,6 +165,22 @@ class TraceSummary:
     dropped: int = 0
     interrupted: int = 0
     interrupt: str | None = None
+    priced_cost: Decimal = Decimal(0)
+    unpriced: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """What the trace's model calls cost in USD (0 without any); None when a call of it
+        is unpriced (the cost is unknown, not 0: see ``priced_cost`` and ``unpriced``)."""
+        return None if self.unpriced else self.priced_cost
+
+    def add_cost(self, model: str, cost: Decimal | None) -> None:
+        """Count one model call's cost (None: unpriced)."""
+        if cost is None:
+            if model not in self.unpriced:
+                self.unpriced.append(model)
+        else:
+            self.priced_cost += cost
 
     @property
     def status(self) -> str:
@@ -168,7 +198,9 @@ class TraceSummary:
                 "start": self.start, "end": self.end, "duration_ms": self.duration_ms,
                 "runs": self.runs, "errors": self.errors, "error": self.error,
                 "interrupted": self.interrupted, "interrupt": self.interrupt,
-                "status": self.status, "tokens": dataclasses.asdict(self.tokens)}
+                "status": self.status, "tokens": dataclasses.asdict(self.tokens),
+                "cost": _float(self.cost), "priced_cost": float(self.priced_cost),
+                "unpriced_models": list(self.unpriced)}
 
 
 def _priority(order: str) -> Callable[[TraceSummary], tuple[Any, ...]]:
@@ -193,6 +225,13 @@ class LogSummary:
         keep_records: Keep the records of the picked traces (for a stream that cannot be read
             twice). Records of open traces are buffered until the trace ends, then kept only if
             it is picked; long strings are cut and streamed tokens dropped.
+        prices: The user's prices (:class:`chainsink.cost.Prices`), tried before the
+            genai-prices table; None: those of the file ``CHAINSINK_PRICES`` names, if set.
+        cost: Whether to price model calls at all (read :attr:`cost_by_model`,
+            :attr:`cost_total`, :attr:`unpriced_models`, :attr:`TraceSummary.cost`).
+
+    Raises:
+        ValueError: ``CHAINSINK_PRICES`` names a file that cannot be read or holds bad prices.
 
     Example:
         >>> from chainsink import read_events
@@ -203,7 +242,8 @@ class LogSummary:
     """
 
     def __init__(self, *, max_traces: int = 200, order: str = "errors", slowest: int = 10,
-                 keep_records: bool = False) -> None:
+                 keep_records: bool = False, prices: Prices | None = None,
+                 cost: bool = True) -> None:
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
         if max_traces < 0 or slowest < 0:
@@ -223,6 +263,20 @@ class LogSummary:
         self.last_ts: str | None = None
         self.latency: dict[str, Latency] = {}
         self.tokens_by_model: dict[str, Tokens] = {}
+        #: What each model's calls cost in USD, by the keys of ``tokens_by_model``; None for a
+        #: model with an unpriced call (no known price, or a call that reported no usage).
+        self.cost_by_model: dict[str, Decimal | None] = {}
+        if cost and prices is None:
+            from chainsink.cost import load_prices
+
+            prices = load_prices()
+        #: Prices the model calls (None when ``cost`` is False); the price table is loaded
+        #: when the first call is priced.
+        self.pricer: Pricer | None = None
+        if cost:
+            from chainsink.cost import Pricer
+
+            self.pricer = Pricer(prices)
         self._rand = random.Random(0)
         # in order of last activity (an OrderedDict: a dict's first item is slow to find after
         # many are removed from its front)
@@ -312,19 +366,7 @@ class LogSummary:
             self.errors += 1
             latency.errors += 1
         if kind == "llm_end":
-            usage = rec.get("usage")
-            model = rec.get("model")
-            key = model if isinstance(model, str) and model else UNKNOWN_MODEL
-            tokens = self.tokens_by_model.get(key)
-            if tokens is None:
-                if len(self.tokens_by_model) >= MAX_MODELS:
-                    key = OTHER_MODELS
-                    tokens = self.tokens_by_model.get(key)
-                if tokens is None:
-                    tokens = self.tokens_by_model[key] = Tokens()
-            tokens.add(usage if isinstance(usage, dict) else None)
-            if trace is not None:
-                trace.tokens.add(usage if isinstance(usage, dict) else None)
+            self._model_call(rec, trace)
         if trace is None:
             return
         if failed:
@@ -343,6 +385,32 @@ class LogSummary:
             trace.duration_ms = ms
         if trace.complete and not running:
             self._close_trace(trace)
+
+    def _model_call(self, rec: dict[str, Any], trace: TraceSummary | None) -> None:
+        """Count an ``llm_end``'s tokens and cost, by model and in its trace."""
+        usage = rec.get("usage")
+        model = rec.get("model")
+        key = model if isinstance(model, str) and model else UNKNOWN_MODEL
+        tokens = self.tokens_by_model.get(key)
+        if tokens is None:
+            if len(self.tokens_by_model) >= MAX_MODELS:
+                key = OTHER_MODELS
+                tokens = self.tokens_by_model.get(key)
+            if tokens is None:
+                tokens = self.tokens_by_model[key] = Tokens()
+        tokens.add(usage if isinstance(usage, dict) else None)
+        if trace is not None:
+            trace.tokens.add(usage if isinstance(usage, dict) else None)
+        if self.pricer is not None:
+            cost = self.pricer.price_record(rec)
+            if key not in self.cost_by_model:
+                self.cost_by_model[key] = cost
+            else:
+                before = self.cost_by_model[key]
+                self.cost_by_model[key] = (None if before is None or cost is None
+                                           else before + cost)
+            if trace is not None:
+                trace.add_cost(key, cost)
 
     def _shed(self) -> None:
         """Drop the records held for the quietest traces in flight, down to half the budget."""
@@ -419,6 +487,50 @@ class LogSummary:
             total.total_tokens = min(total.total_tokens + t.total_tokens, MAX_TOKEN_SUM)
         return total
 
+    @property
+    def cost_shown(self) -> bool:
+        """Whether cost can be shown: model calls were seen and something can price them
+        (the price table, or the user's prices)."""
+        return self.pricer is not None and bool(self.cost_by_model) and self.pricer.shown
+
+    @property
+    def cost_hint(self) -> str | None:
+        """What to install to see cost, when there were model calls and no price table."""
+        if self.pricer is None or not self.cost_by_model or self.pricer.table:
+            return None
+        from chainsink.cost import INSTALL_HINT
+
+        return INSTALL_HINT
+
+    @property
+    def cost_total(self) -> Decimal | None:
+        """What every model call cost in USD (0 without any); None if any is unpriced."""
+        total = Decimal(0)
+        for cost in self.cost_by_model.values():
+            if cost is None:
+                return None
+            total += cost
+        return total
+
+    @property
+    def cost_priced(self) -> Decimal:
+        """What the calls of the priced models cost in USD."""
+        return sum((c for c in self.cost_by_model.values() if c is not None), Decimal(0))
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        """The models with an unpriced call, sorted."""
+        return sorted(m for m, c in self.cost_by_model.items() if c is None)
+
+    def price_table(self) -> str | None:
+        """The price table's version, or None without the ``chainsink[cost]`` extra (or with
+        ``cost=False``)."""
+        if self.pricer is None or not self.pricer.table:
+            return None
+        from chainsink.cost import price_table_version
+
+        return price_table_version()
+
     def selected(self) -> list[TraceSummary]:
         """The traces picked for full detail, first to show first."""
         return [t for _, _, t in sorted(self._picked, key=lambda i: (i[0], i[1]), reverse=True)]
@@ -445,7 +557,8 @@ class LogSummary:
             "first_ts": self.first_ts,
             "last_ts": self.last_ts,
             "tokens": dataclasses.asdict(self.tokens),
-            "tokens_by_model": {m: dataclasses.asdict(t)
+            "tokens_by_model": {m: {**dataclasses.asdict(t),
+                                    "cost": _float(self.cost_by_model.get(m))}
                                 for m, t in sorted(self.tokens_by_model.items())},
             "latency_ms": {name: {"runs": lat.count, "errors": lat.errors,
                                   "p50": lat.percentile(50), "p95": lat.percentile(95),
@@ -453,6 +566,22 @@ class LogSummary:
                                   "total": round(lat.total, 3)}
                            for name, lat in self.latency_rows()},
             "slowest_traces": [t.to_dict() for t in self.slowest()],
+            "cost": self.cost_dict(),
+        }
+
+    def cost_dict(self) -> dict[str, Any]:
+        """The cost as JSON values: ``total`` (0 without model calls; null: unknown),
+        ``priced``, ``unpriced_models``, ``price_table`` (its version; null without the
+        ``chainsink[cost]`` extra), ``user_prices`` and ``note`` (what to install). Each
+        model's cost is in ``to_dict()["tokens_by_model"]``, each trace's in its own."""
+        return {
+            "currency": "USD",
+            "total": _float(self.cost_total),
+            "priced": float(self.cost_priced),
+            "unpriced_models": self.unpriced_models,
+            "price_table": self.price_table(),
+            "user_prices": self.pricer is not None and self.pricer.prices is not None,
+            "note": self.cost_hint and f"{self.cost_hint} to see what calls cost",
         }
 
 
@@ -503,12 +632,20 @@ _int = token_count
 _ms = duration_ms
 
 
-def _error_text(error: Any) -> str:
+def _float(cost: Decimal | None) -> float | None:
+    return None if cost is None else float(cost)
+
+
+def error_text(error: Any) -> str:
+    """A record's ``error`` as one line for people, ``"Type: message"`` (cut at 300 chars)."""
     if isinstance(error, dict):
         text = f"{error.get('type') or 'Error'}: {error.get('message') or ''}"
     else:
         text = str(error)
     return text if len(text) <= 300 else text[:300] + "..."
+
+
+_error_text = error_text
 
 
 def span_ms(start: str | None, end: str | None) -> float | None:

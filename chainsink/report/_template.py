@@ -243,6 +243,9 @@ SCRIPT = r"""
     s.appendChild(el("span", "", ms(t.dur)));
     s.appendChild(el("span", "muted", num(t.runs) + (t.runs === 1 ? " run" : " runs")));
     if (t.tokens) { s.appendChild(el("span", "muted", num(t.tokens[2]) + " tokens")); }
+    if (t.cost) {
+      s.appendChild(el("span", "muted cost", t.cost.usd === null ? "cost unknown" : t.cost.text));
+    }
     if (t.errors) {
       s.appendChild(el("span", "badge-err", t.errors + (t.errors === 1 ? " error" : " errors")));
     }
@@ -316,6 +319,12 @@ SCRIPT = r"""
     var tree = el("div", "tree");
     if (t.error) { tree.appendChild(el("div", "trace-error", t.error)); }
     if (t.error && t.tb) { tree.appendChild(traceback(t.tb)); }
+    if (t.cost) {  // unknown, never $0, when a model of it has no price
+      tree.appendChild(el("div", "more trace-cost", t.cost.usd === null ?
+        "cost unknown: unpriced " + (t.cost.unpriced || []).join(", ") +
+        (t.cost.priced ? " (the others cost " + t.cost.priced_text + ")" : "") :
+        "cost " + t.cost.text));
+    }
     if (t.cut) {
       tree.appendChild(el("div", "more", "Search covers the first " +
                           num((t.find || "").length) + " characters of this trace's text."));
@@ -474,6 +483,7 @@ SCRIPT = r"""
     add("duration", ms(r.ms));
     if (r.ttft !== undefined && r.ttft !== null) { add("first token", "+" + ms(r.ttft)); }
     if (r.model) { add("model", r.model); }
+    if (r.cost) { add("cost", r.cost); }
     if (r.tok) {
       add("tokens", num(r.tok[0]) + " in \u00B7 " + num(r.tok[1]) + " out \u00B7 " +
           num(r.tok[2]) + " total");

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,7 +28,10 @@ from chainsink._schema import (
 from chainsink.formatters import ConsoleFormatter, generation_lines, message_lines, tool_output
 from chainsink.read import event_from_record
 from chainsink.report._summary import TraceSummary, stopped_without_failing
-from chainsink.report._values import duration_ms, token_count, utc_time
+from chainsink.report._values import duration_ms, format_usd, token_count, utc_time
+
+if TYPE_CHECKING:
+    from chainsink.cost import Pricer
 
 #: Longest text shown for one value (inputs, outputs, metadata) of one run.
 VALUE_LIMIT = 10_000
@@ -72,6 +75,7 @@ class _Run:
     metadata: str | None = None
     model: str | None = None
     usage: list[int] | None = None
+    cost: str | None = None
     events: list[tuple[datetime | None, str]] = dataclasses.field(default_factory=list)
     children: list[_Run] = dataclasses.field(default_factory=list)
 
@@ -131,7 +135,8 @@ class _Find:
         return whole[:limit].lower(), self.cut or len(whole) > limit
 
 
-def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str, Any]:
+def trace_view(summary: TraceSummary, records: list[dict[str, Any]], *,
+               pricer: Pricer | None = None) -> dict[str, Any]:
     """The page's data for one trace: its summary and its runs in tree order.
 
     Every value is JSON and every text is plain (the page sets it as text, never as HTML).
@@ -143,7 +148,14 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
     ``in`` and ``out``: each ``{"r": role, "c": content}`` with ``n`` (name), ``id`` (the tool
     call it answers) and ``tc`` (tool calls: ``[name, arguments, id]``) when there are any),
     ``params`` (a model's invocation parameters: ``[key, value]``) and ``ttft`` (a streamed
-    model's time to its first token, in milliseconds).
+    model's time to its first token, in milliseconds) and ``cost`` (a model run's cost as
+    text, or ``"unpriced"``).
+
+    With a ``pricer`` (the summary's, :attr:`LogSummary.pricer`) that can price anything, a
+    trace with model calls has ``cost``: ``{"usd": what it cost, or None when a call of it is
+    unpriced; "text": that as text; "priced": what its priced calls cost, and
+    "priced_text" as text; "unpriced": the models with no known price}``, and each model
+    run its own ``cost``.
 
     The trace has ``find`` (its search text, lower case; see the module docstring), ``cut``
     (whether that text reached :data:`FIND_LIMIT`) and ``tb`` (the first failure's traceback).
@@ -152,6 +164,8 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
     order: list[_Run] = []
     found = _Find(FIND_LIMIT)
     first_tb: str | None = None
+    if pricer is not None and not (summary.tokens.calls > 0 and pricer.shown):
+        pricer = None  # nothing to price, or nothing to price with
     for rec in records:
         run_id = str(rec.get("run_id"))
         run = runs.get(run_id)
@@ -162,6 +176,8 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
                                       None if parent is None else str(parent))
             order.append(run)
         _apply(run, rec, found)
+        if pricer is not None and rec.get("event") == "llm_end":
+            _price_run(run, rec, pricer)
         if first_tb is None and rec.get("event") in ERROR_KINDS and run.traceback \
                 and not stopped_without_failing(rec):
             first_tb = run.traceback
@@ -174,16 +190,7 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
         else:
             parent.children.append(run)
 
-    starts = [r.start for r in order if r.start is not None]
-    ends = [r.end for r in order if r.end is not None] + starts
-    t0 = min(starts) if starts else None
-    span = _ms_between(t0, max(ends)) if t0 is not None and ends else None
-    for run in order:
-        if run.duration_ms is None and run.start is not None and run.end is not None:
-            run.duration_ms = _ms_between(run.start, run.end)
-    if span is not None:  # a run's duration may reach past the last timestamp seen
-        span = max([span] + [(_ms_between(t0, r.start) or 0.0) + (r.duration_ms or 0.0)
-                             for r in order if r.start is not None])
+    t0, span = _timing(order)
 
     rows: list[dict[str, Any]] = []
     hidden = 0
@@ -211,7 +218,7 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
         *dict.fromkeys(r.error for r in order if r.error)])
     find, cut = found.text(head, FIND_LIMIT)
     tokens = summary.tokens
-    return {
+    view: dict[str, Any] = {
         "id": summary.trace_id,
         "tag": short_id(summary.trace_id),
         "name": summary.name,
@@ -235,6 +242,38 @@ def trace_view(summary: TraceSummary, records: list[dict[str, Any]]) -> dict[str
         "hidden": hidden,
         "dropped": summary.dropped,
     }
+    if pricer is not None:
+        view["cost"] = trace_cost(summary)
+    return view
+
+
+def _timing(order: list[_Run]) -> tuple[datetime | None, float | None]:
+    """When the trace's first run started and how long it spans, in milliseconds (and each
+    run's duration, where only its start and end were logged)."""
+    starts = [r.start for r in order if r.start is not None]
+    ends = [r.end for r in order if r.end is not None] + starts
+    t0 = min(starts) if starts else None
+    span = _ms_between(t0, max(ends)) if t0 is not None and ends else None
+    for run in order:
+        if run.duration_ms is None and run.start is not None and run.end is not None:
+            run.duration_ms = _ms_between(run.start, run.end)
+    if span is not None:  # a run's duration may reach past the last timestamp seen
+        span = max([span] + [(_ms_between(t0, r.start) or 0.0) + (r.duration_ms or 0.0)
+                             for r in order if r.start is not None])
+    return t0, span
+
+
+def trace_cost(summary: TraceSummary) -> dict[str, Any]:
+    """A trace's cost as page data (see :func:`trace_view`)."""
+    cost = summary.cost
+    return {"usd": None if cost is None else float(cost), "text": format_usd(cost),
+            "priced": float(summary.priced_cost), "priced_text": format_usd(summary.priced_cost),
+            "unpriced": list(summary.unpriced)}
+
+
+def _price_run(run: _Run, rec: dict[str, Any], pricer: Pricer) -> None:
+    cost = pricer.price_record(rec)
+    run.cost = "unpriced" if cost is None else format_usd(cost)
 
 
 def _apply(run: _Run, rec: dict[str, Any], found: _Find) -> None:
@@ -563,7 +602,8 @@ def _row(run: _Run, depth: int, t0: datetime | None, span: float | None) -> dict
     if ms is None and run.status == "running" and span is not None and offset is not None:
         ms = max(span - offset, 0.0)  # never ended: draw it to the end of the trace
     row["ms"] = ms
-    for key, value in (("tok", run.usage), ("model", run.model), ("in", run.inputs),
+    for key, value in (("tok", run.usage), ("model", run.model), ("cost", run.cost),
+                       ("in", run.inputs),
                        ("out", run.outputs), ("err", run.error), ("tb", run.traceback),
                        ("meta", run.metadata), ("msgs", run.messages),
                        ("omsgs", run.out_messages), ("params", run.params)):

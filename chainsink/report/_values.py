@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -44,6 +45,14 @@ def token_count(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS:
         return value
     return 0
+
+
+def format_usd(cost: Decimal | float | None) -> str:
+    """A cost in US dollars for people: ``$1,234.50``, ``$0.000420`` (six places below a
+    dollar), or ``unknown`` for None (never ``$0``)."""
+    if cost is None:
+        return "unknown"
+    return f"${cost:,.2f}" if cost >= 1 else f"${cost:.6f}"
 
 
 def utc_time(value: Any) -> datetime | None:

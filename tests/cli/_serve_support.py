@@ -23,13 +23,23 @@ _URL = re.compile(r"at (http://\S+/) \(Ctrl-C")
 
 
 class Serve:
-    """A ``chainsink serve --port 0 ARGS`` child process, its URL and its stderr."""
+    """A ``chainsink serve --port 0 ARGS`` child process, its URL and its stderr.
 
-    def __init__(self, *args: Any) -> None:
+    ``nofile`` sets the child's descriptor limit (``ulimit -n``) before it starts.
+    """
+
+    def __init__(self, *args: Any, nofile: int | None = None) -> None:
+        def limit() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chainsink", "serve", "--port", "0", *map(str, args)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=cli_env())
+            env=cli_env(),
+            # setrlimit only, before exec: safe although the tests run threads
+            preexec_fn=None if nofile is None else limit)  # noqa: PLW1509
         self.err = b""
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)

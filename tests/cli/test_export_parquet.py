@@ -86,7 +86,8 @@ def test_events_parquet_beside_the_runs(mixed_log: Log, tmp_path: Path) -> None:
     assert list(events["ts"]) == sorted(events["ts"])
     ends = events[events["event"] == "llm_end"]
     usage = [u for u in ends["usage"] if u is not None]
-    assert usage and all(set(u) == {"input_tokens", "output_tokens", "total_tokens"}
+    assert usage and all(set(u) == {"input_tokens", "output_tokens", "total_tokens",
+                                    "input_token_details", "output_token_details"}
                          for u in usage)
     assert len(pd.read_parquet(out)) == len(mixed_log.runs)
 
@@ -109,3 +110,23 @@ def test_parquet_usage_errors(mixed_log: Log, tmp_path: Path) -> None:
                  ["export", str(mixed_log.path), "--parquet", str(tmp_path)]):
         code, _, err = run_main(argv)
         assert code == 2, (argv, err)
+
+
+def test_parquet_runs_carry_their_cost(tmp_path: Path) -> None:
+    """The runs Parquet's ``cost`` is what ``query`` gives: genai-prices' price of a known
+    model's run, NULL (never 0) for an unknown model's, and ``--prices`` prices a private one."""
+    pytest.importorskip("genai_prices")
+    from .test_query import PRICED_MODEL, calc_price, cost_log
+
+    log = cost_log(tmp_path / "cost.jsonl", private=True)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["acme-private-1"]\ninput_mtok = 0.5\noutput_mtok = 1.5\n')
+    out = tmp_path / "runs.parquet"
+    code, _, err = run_main(["export", str(log), "--parquet", str(out), "--prices", str(prices)])
+    assert code == 0, err
+    frame = pd.read_parquet(out)
+    costs = {m: [_plain(c) for c in frame[frame["model"] == m]["cost"]]
+             for m in set(frame["model"].dropna())}
+    assert costs == {PRICED_MODEL: [calc_price()] * 2, "fake-chat-1": [None],
+                     "acme-private-1": [2.0]}
+    assert frame[frame["model"].isna()]["cost"].isna().all()

@@ -334,13 +334,14 @@ def test_mixed_schema_versions_read_as_one(log: Log, tmp_path: Path) -> None:
 
 
 def test_cost_hook_prices_each_model_run(log: Log) -> None:
-    """``runs.cost`` is NULL by default; with a cost function (model, usage) -> USD, each model
-    run with usage is priced by it, and a run it cannot price (None, or it raises) is NULL."""
+    """With a cost function (model, usage, provider, time) -> USD, each model run with usage
+    is priced by it, and a run it cannot price (None, or it raises) is NULL."""
     from chainsink.cli._duck import connect
 
-    assert query("select count(cost) as n from runs", log.path) == [{"n": 0}]
+    seen: list[tuple[str, Any, Any]] = []
 
-    def price(model: str, usage: dict[str, int]) -> float | None:
+    def price(model: str, usage: Any, provider: Any, when: Any) -> float | None:
+        seen.append((model, provider, when))
         if model != workloads.CHAT_MODEL_NAME:
             raise KeyError(model)
         return usage["input_tokens"] * 1e-6 + usage["output_tokens"] * 2e-6
@@ -357,3 +358,137 @@ def test_cost_hook_prices_each_model_run(log: Log) -> None:
             assert cost == pytest.approx(i * 1e-6 + o * 2e-6)
         else:
             assert cost is None
+    assert all(when is not None and when.tzinfo is not None for _, _, when in seen)
+
+
+# -- cost from the price table ------------------------------------------------------------------
+
+#: What an OpenAI model reports through langchain-openai: cache hits and reasoning included.
+PRICED_MODEL = "gpt-4o-mini-2024-07-18"
+PRICED_USAGE: dict[str, Any] = {
+    "input_tokens": 1200, "output_tokens": 700, "total_tokens": 1900,
+    "input_token_details": {"audio": 0, "cache_read": 1024},
+    "output_token_details": {"audio": 0, "reasoning": 256}}
+FAKE_USAGE = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
+
+
+def cost_log(path: Path, *, private: bool = False) -> Path:
+    """A JSONL log of prompt | chat model runs: two calls of a model the price table knows,
+    one of the workloads' fake model (no price anywhere), and optionally one of a private
+    model."""
+    from langchain_core.messages import AIMessage
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from chainsink.cli._workloads import ScriptedChatModel
+
+    def reply(model: str, usage: dict[str, Any]) -> AIMessage:
+        return AIMessage(content="ok", usage_metadata=usage,  # type: ignore[arg-type]
+                         response_metadata={"model_name": model})
+
+    replies = [reply(PRICED_MODEL, PRICED_USAGE), reply(workloads.CHAT_MODEL_NAME, FAKE_USAGE),
+               reply(PRICED_MODEL, PRICED_USAGE)]
+    if private:
+        replies.append(reply("acme-private-1", {"input_tokens": 1_000_000,
+                                                "output_tokens": 1_000_000,
+                                                "total_tokens": 2_000_000}))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | ScriptedChatModel(
+        messages=iter(replies))
+    with chainsink.capture(path):
+        for i in range(len(replies)):
+            chain.invoke({"q": f"question {i}"})
+    return path
+
+
+def calc_price() -> float:
+    """What genai-prices itself says one call of :data:`PRICED_MODEL` costs."""
+    import genai_prices
+
+    return float(genai_prices.calc_price(genai_prices.Usage(
+        input_tokens=1200, output_tokens=700, cache_read_tokens=1024,
+        output_reasoning_tokens=256), PRICED_MODEL).total_price)
+
+
+def test_sql_cost_of_a_known_model_is_calc_price(tmp_path: Path) -> None:
+    """``runs.cost`` of a run of a model the table knows is genai-prices' calc_price of its
+    usage, cache reads and reasoning included (the usage struct keeps the token details)."""
+    pytest.importorskip("genai_prices")
+    log = cost_log(tmp_path / "cost.jsonl")
+    rows = query("select cost, e.usage.input_token_details.cache_read as cached, "
+                 "e.usage.output_token_details.reasoning as reasoning from runs "
+                 "join events e using (run_id) where e.event = 'llm_end' "
+                 f"and runs.model = '{PRICED_MODEL}'", log)
+    assert rows == [{"cost": calc_price(), "cached": 1024, "reasoning": 256}] * 2
+    full = query(f"select cost from runs where model = '{PRICED_MODEL}' limit 1", log)
+    import genai_prices
+
+    plain = float(genai_prices.calc_price(genai_prices.Usage(
+        input_tokens=1200, output_tokens=700), PRICED_MODEL).total_price)
+    assert full[0]["cost"] < plain  # cache hits priced as such, not as plain input
+
+
+def test_unknown_model_costs_null_and_sum_covers_the_priced_runs(tmp_path: Path) -> None:
+    """A run of a model no price is known for has NULL cost (never 0); ``sum(cost)`` over the
+    runs is the priced runs' cost, and the documented check counts the runs left out."""
+    pytest.importorskip("genai_prices")
+    log = cost_log(tmp_path / "cost.jsonl")
+    unknown = query("select cost from runs where model = "
+                    f"'{workloads.CHAT_MODEL_NAME}'", log)
+    assert unknown == [{"cost": None}]
+    rows = query("select sum(cost) as total, count(*) filter (where cost is null and model "
+                 "is not null) as unpriced from runs", log)
+    assert rows[0]["total"] == pytest.approx(2 * calc_price(), rel=1e-12)
+    assert rows[0]["unpriced"] == 1
+    # runs without a model (the chain, the prompt) are not priced: NULL, not counted above
+    assert query("select count(*) as n from runs where model is null and cost is not null",
+                 log) == [{"n": 0}]
+
+
+def test_query_prices_file_and_environment_price_a_private_model(tmp_path: Path) -> None:
+    """``query --prices FILE`` and ``CHAINSINK_PRICES`` price a private model the table does not
+    know (as ``stats --prices`` does); a bad price file is a usage error."""
+    log = cost_log(tmp_path / "cost.jsonl", private=True)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["acme-private-1"]\ninput_mtok = 0.5\noutput_mtok = 1.5\n')
+    sql = "select cost from runs where model = 'acme-private-1'"
+    code, out, err = run_main(["query", sql, str(log), "--format", "json", "--prices",
+                               str(prices)])
+    assert code == 0, err
+    assert json.loads(out) == [{"cost": 2.0}]
+    done = run_cli("query", sql, log, "--format", "json", cwd=tmp_path,
+                   env={"CHAINSINK_PRICES": str(prices)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"cost": 2.0}]
+    prices.write_text('["acme"]\ninput_mtok = 1\n')
+    code, _, err = run_main(["query", sql, str(log), "--prices", str(prices)])
+    assert code == 2 and "output_mtok is required" in err
+
+
+def _without_genai_prices(tmp_path: Path) -> dict[str, str]:
+    """An environment in which ``import genai_prices`` fails, as when the extra is missing."""
+    from ._support import REPO
+
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['genai_prices'] = None\n")
+    import os
+
+    return {"PYTHONPATH": f"{REPO}{os.pathsep}{site}"}
+
+
+def test_without_the_extra_cost_is_null_with_one_note(tmp_path: Path) -> None:
+    """Without genai-prices, ``runs.cost`` is NULL (a user's price still applies) and stderr
+    says once how to get cost; a query that does not price anything says nothing."""
+    log = cost_log(tmp_path / "cost.jsonl", private=True)
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"acme-private-1": {"input_mtok": 0.5, "output_mtok": 1.5}}')
+    env = _without_genai_prices(tmp_path)
+    done = run_cli("query", "select model, cost from runs where model is not null order by 1",
+                   log, "--format", "json", "--prices", prices, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        'chainsink: cost: pip install "chainsink[cost]" to see what calls cost']
+    costs = {r["model"]: r["cost"] for r in json.loads(done.stdout)}
+    assert costs == {"acme-private-1": 2.0, PRICED_MODEL: None,
+                     workloads.CHAT_MODEL_NAME: None}
+    done = run_cli("query", "select count(*) as n from runs", log, cwd=tmp_path, env=env)
+    assert done.returncode == 0 and done.stderr == ""

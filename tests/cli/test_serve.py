@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -346,3 +347,116 @@ def test_the_oldest_traces_are_forgotten_past_max_traces(tmp_path: Path) -> None
         events.close()
         server.proc.send_signal(signal.SIGINT)
         server.interrupt()
+
+
+def _jsonl_run(trace: str, name: str) -> str:
+    """One chain run as chainsink writes it (start and end), for logs made by the hundred."""
+    common = {"v": 1, "event": "", "run_id": trace, "parent_run_id": None, "trace_id": trace,
+              "name": name, "run_type": "chain", "tags": [], "metadata": {}}
+    return (json.dumps({**common, "event": "chain_start", "ts": "2026-12-01T00:00:00.000000Z",
+                        "inputs": {"q": 1}}) + "\n"
+            + json.dumps({**common, "event": "chain_end", "ts": "2026-12-01T00:00:00.500000Z",
+                          "outputs": {"a": 1}, "duration_ms": 500.0}) + "\n")
+
+
+def test_a_fifo_is_refused_in_one_line_and_the_other_logs_are_served(tmp_path: Path) -> None:
+    """A FIFO named beside a log is refused in one line naming it, without waiting for a
+    writer; the log is indexed and its trace loads."""
+    log = tmp_path / "app.jsonl"
+    log.write_text(_jsonl_run("good-trace", "good"))
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    server = Serve(log, fifo)  # never announced while the FIFO's open waits for a writer
+    try:
+        status = 0
+        for _ in range(int(WAIT / 0.1)):
+            status, _, _ = server.get("/trace?id=good-trace")
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert status == 200, server.stderr()
+    finally:
+        code, err = server.interrupt()
+    assert code == 130
+    lines = [line for line in err.splitlines() if "pipe.jsonl" in line]
+    assert lines == [f"chainsink: {fifo}: not a regular file (a FIFO, socket or device): "
+                     "serve reads files it can read back"], err
+    assert "indexing stopped" not in err and "Traceback" not in err
+
+
+def test_many_rotated_logs_are_served_under_a_low_descriptor_limit(tmp_path: Path) -> None:
+    """A directory of 300 rotated generations under ``ulimit -n 64`` is indexed and served
+    (each file is opened, indexed and closed in turn); traces of many files load, each file
+    opened again when one of its traces is."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.jsonl").write_text(_jsonl_run("r0", "n0"))
+    for i in range(1, 301):
+        (logs / f"app.jsonl.{i}").write_text(_jsonl_run(f"r{i}", f"n{i}"))
+    with gzip.open(logs / "app.jsonl.301.gz", "wt") as f:
+        f.write(_jsonl_run("r301", "n301"))
+    server = Serve(logs, nofile=64)
+    events = Events(server)
+    try:
+        ids = [f"r{i}" for i in range(302)]
+        assert events.wait_for_ids(ids), server.stderr()[-2000:]
+        for i in [*range(0, 302, 10), 301, 1, 301]:  # more files than descriptors kept
+            rows = server.json(f"/trace?id=r{i}")["rows"]
+            assert [r["n"] for r in rows] == [f"n{i}"], i
+    finally:
+        events.close()
+        code, err = server.interrupt()
+    assert code == 130
+    assert "Too many open files" not in err and "Traceback" not in err, err[-2000:]
+
+
+def test_a_rotated_file_renamed_after_indexing_is_found_and_one_replaced_is_not_misread(
+        tmp_path: Path) -> None:
+    """A trace in ``app.jsonl.1`` still loads after rotation renamed that file ``.2`` (it is
+    opened again by its inode); a trace whose file was replaced by another file of the same
+    name is not read from the newcomer (it is gone: 404)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.jsonl").write_text(_jsonl_run("live", "live"))
+    (logs / "app.jsonl.1").write_text(_jsonl_run("moved", "moved"))
+    (logs / "app.jsonl.5").write_text(_jsonl_run("replaced", "replaced"))
+    others = [f"other{i}" for i in range(20)]
+    for i, other in enumerate(others):
+        (logs / f"app.jsonl.{100 + i}").write_text(_jsonl_run(other, other))
+    server = Serve(logs)
+    events = Events(server)
+    try:
+        assert events.wait_for_ids(["live", "moved", "replaced", *others]), server.stderr()
+        for other in others:  # the files opened last are these: "moved" and "replaced" not
+            assert server.json(f"/trace?id={other}")["name"] == other
+        os.rename(logs / "app.jsonl.1", logs / "app.jsonl.2")
+        newcomer = logs / "new.tmp"
+        newcomer.write_text(_jsonl_run("replaced", "impostor"))  # same id, offsets, length
+        os.replace(newcomer, logs / "app.jsonl.5")
+        assert [r["n"] for r in server.json("/trace?id=moved")["rows"]] == ["moved"]
+        status, _, body = server.get("/trace?id=replaced")
+        assert status == 404 and b"impostor" not in body, (status, body[:300])
+    finally:
+        events.close()
+        code, err = server.interrupt()
+    assert code == 130
+    assert "Traceback" not in err
+
+
+def test_a_streamed_model_runs_time_to_first_token_is_shown(concurrent_log: Log) -> None:
+    """A chat model run that streamed its answer carries its time to first token (the index
+    keeps each run's first streamed token, and no other)."""
+    streamed = [r for r in concurrent_log.records if r["event"] == "llm_new_token"]
+    assert streamed
+    trace = streamed[0]["trace_id"]
+    model_runs = {r["run_id"] for r in streamed if r["trace_id"] == trace}
+    server = Serve(concurrent_log.path)
+    events = Events(server)
+    try:
+        assert events.wait_for_ids([trace]), server.stderr()
+        rows = server.json(f"/trace?id={trace}")["rows"]
+    finally:
+        events.close()
+        server.interrupt()
+    timed = [r for r in rows if r.get("ttft") is not None]
+    assert len(timed) == len(model_runs) and all(r["ttft"] >= 0 for r in timed), rows

@@ -183,6 +183,35 @@ def test_the_open_trace_follows_its_run(page: LivePage, log: Path, tmp_path: Pat
     assert page.errors == []
 
 
+def test_an_expanded_run_stays_expanded_when_its_trace_changes(page: LivePage, log: Path,
+                                                               tmp_path: Path) -> None:
+    """A run whose details the user expanded in the open trace stays expanded when the trace
+    is drawn again because its run logged more."""
+    gate = tmp_path / "gate"
+    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, str(log), str(gate)],
+                             env=cli_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        page.wait_for_trace("slow_run")
+        trace = page.trace("slow_run")
+        trace.locator("summary").click()
+        row = trace.locator(".row.run").first
+        row.wait_for(state="attached", timeout=WAIT * 1000)
+        row.click()
+        assert trace.locator(".row.run.opened .rname").all_text_contents() == ["slow_run"]
+        gate.write_text("go")
+        assert child.wait(WAIT) == 0, child.stderr.read() if child.stderr else ""
+        page.page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('details.trace[open] .rname'))"
+            ".map(e => e.textContent).join(',') === 'slow_run,late_step'", timeout=WAIT * 1000)
+        assert trace.locator(".badge-inc").count() == 0  # drawn again: the run ended
+        assert trace.locator(".row.run.opened .rname").all_text_contents() == ["slow_run"]
+        assert trace.locator(".row.run.opened + .detail").first.is_visible()
+    finally:
+        gate.write_text("go")
+        child.wait(WAIT)
+    assert page.errors == []
+
+
 def test_markup_in_the_log_runs_nothing(browser: Any, tmp_path: Path) -> None:
     """<script>, onerror= and friends in a log, there at start or appended live, run nothing
     with every trace opened (no dialog, no global set, no console error)."""

@@ -15,6 +15,7 @@ from chainsink.report import Latency, LogSummary
 from chainsink.report._summary import SAMPLE_SIZE
 
 from ._support import Log
+from .test_query import PRICED_MODEL, calc_price, cost_log  # the cost log is query's
 
 
 def _reported(log: Log) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
@@ -162,51 +163,6 @@ def test_a_gzipped_rotated_log_reads_like_the_plain_one(cli, tmp_path: Path,
 
 # -- cost -----------------------------------------------------------------------------------------
 
-#: Two calls of a model the price table knows (cache hits included) and one of the workloads'
-#: fake model, each in a trace of its own.
-_PRICED_MODEL = "gpt-4o-mini-2024-07-18"
-_PRICED_USAGE = {"input_tokens": 1200, "output_tokens": 700, "total_tokens": 1900,
-                 "input_token_details": {"cache_read": 1024},
-                 "output_token_details": {"reasoning": 256}}
-_FAKE_USAGE = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
-
-
-def _cost_log(path: Path, *, private: bool = False) -> Path:
-    """A JSONL log of prompt | chat model runs: two priced calls, one of fake-chat-1 (and one
-    of a private model)."""
-    from langchain_core.messages import AIMessage
-    from langchain_core.prompts import ChatPromptTemplate
-    from workloads import CHAT_MODEL_NAME
-
-    import chainsink
-    from chainsink.cli._workloads import ScriptedChatModel
-
-    def reply(model: str, usage: dict[str, object]) -> AIMessage:
-        return AIMessage(content="ok", usage_metadata=usage,  # type: ignore[arg-type]
-                         response_metadata={"model_name": model})
-
-    replies = [reply(_PRICED_MODEL, _PRICED_USAGE), reply(CHAT_MODEL_NAME, _FAKE_USAGE),
-               reply(_PRICED_MODEL, _PRICED_USAGE)]
-    if private:
-        replies.append(reply("acme-private-1", {"input_tokens": 1_000_000,
-                                                "output_tokens": 1_000_000,
-                                                "total_tokens": 2_000_000}))
-    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | ScriptedChatModel(
-        messages=iter(replies))
-    with chainsink.capture(path):
-        for i in range(len(replies)):
-            chain.invoke({"q": f"question {i}"})
-    return path
-
-
-def _call_price() -> float:
-    import genai_prices
-
-    return float(genai_prices.calc_price(genai_prices.Usage(
-        input_tokens=1200, output_tokens=700, cache_read_tokens=1024,
-        output_reasoning_tokens=256), _PRICED_MODEL).total_price)
-
-
 def test_stats_json_prices_each_model_and_lists_the_unpriced(cli, tmp_path: Path) -> None:
     """stats --json: a known model's cost is genai-prices' price of its calls, the fake model's
     is null and listed in unpriced_models, the total is null; the table's version is named and
@@ -214,20 +170,20 @@ def test_stats_json_prices_each_model_and_lists_the_unpriced(cli, tmp_path: Path
     import genai_prices
     from workloads import CHAT_MODEL_NAME
 
-    log = _cost_log(tmp_path / "cost.jsonl")
+    log = cost_log(tmp_path / "cost.jsonl")
     done = cli("stats", "--json", log)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     stats = json.loads(done.stdout)
-    assert stats["tokens_by_model"][_PRICED_MODEL]["cost"] == 2 * _call_price()
+    assert stats["tokens_by_model"][PRICED_MODEL]["cost"] == 2 * calc_price()
     assert stats["tokens_by_model"][CHAT_MODEL_NAME]["cost"] is None
     cost = stats["cost"]
     assert cost["total"] is None
-    assert cost["priced"] == 2 * _call_price()
+    assert cost["priced"] == 2 * calc_price()
     assert cost["unpriced_models"] == [CHAT_MODEL_NAME]
     assert cost["price_table"] == f"genai-prices {genai_prices.__version__}"
     by_cost = sorted((t["cost"] is None, t["cost"]) for t in stats["slowest_traces"])
-    assert by_cost == [(False, _call_price()), (False, _call_price()), (True, None)]
+    assert by_cost == [(False, calc_price()), (False, calc_price()), (True, None)]
 
 
 def test_stats_text_shows_cost_per_model_total_and_unpriced(cli, tmp_path: Path) -> None:
@@ -237,25 +193,25 @@ def test_stats_text_shows_cost_per_model_total_and_unpriced(cli, tmp_path: Path)
 
     from chainsink.cli._stats import usd
 
-    log = _cost_log(tmp_path / "cost.jsonl")
+    log = cost_log(tmp_path / "cost.jsonl")
     done = cli("stats", log)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    row = next(line for line in lines if line.startswith(_PRICED_MODEL))
-    assert row.split()[-1] == usd(2 * _call_price())
+    row = next(line for line in lines if line.startswith(PRICED_MODEL))
+    assert row.split()[-1] == usd(2 * calc_price())
     assert next(line for line in lines if line.startswith(CHAT_MODEL_NAME)).split()[-1] \
         == "unpriced"
     assert next(line for line in lines if line.startswith("total ")).split()[-1] == "unknown"
     assert any(line.startswith("prices: genai-prices ") for line in lines)
     assert f"unpriced models: {CHAT_MODEL_NAME} " in done.stdout
-    assert sum(f", {usd(_call_price())}, started" in line for line in lines) == 2
+    assert sum(f", {usd(calc_price())}, started" in line for line in lines) == 2
     assert sum(", cost unknown, started" in line for line in lines) == 1
     assert "$0.000000" not in done.stdout
 
 
 def test_stats_prices_file_prices_a_private_model(cli, tmp_path: Path) -> None:
     """--prices FILE (and CHAINSINK_PRICES) price a private model the table does not know."""
-    log = _cost_log(tmp_path / "cost.jsonl", private=True)
+    log = cost_log(tmp_path / "cost.jsonl", private=True)
     prices = tmp_path / "prices.toml"
     prices.write_text('["acme-private-1"]\ninput_mtok = 0.5\noutput_mtok = 1.5\n'
                       '["fake-chat-1"]\ninput_mtok = 0\noutput_mtok = 0\n')
@@ -265,13 +221,13 @@ def test_stats_prices_file_prices_a_private_model(cli, tmp_path: Path) -> None:
         stats = json.loads(done.stdout)
         assert stats["tokens_by_model"]["acme-private-1"]["cost"] == 2.0
         assert stats["cost"]["unpriced_models"] == []
-        assert stats["cost"]["total"] == 2.0 + 2 * _call_price()
+        assert stats["cost"]["total"] == 2.0 + 2 * calc_price()
         assert stats["cost"]["user_prices"] is True
 
 
 def test_stats_refuses_a_bad_prices_file_in_one_line(cli, tmp_path: Path) -> None:
     """A malformed price file is a usage error: exit 2, one line naming the problem."""
-    log = _cost_log(tmp_path / "cost.jsonl")
+    log = cost_log(tmp_path / "cost.jsonl")
     prices = tmp_path / "prices.toml"
     prices.write_text('["acme"]\ninput_mtok = 1\n')
     done = cli("stats", "--prices", prices, log)
@@ -287,7 +243,7 @@ def test_stats_without_the_extra_says_once_how_to_get_cost(cli, tmp_path: Path) 
 
     from ._support import REPO
 
-    log = _cost_log(tmp_path / "cost.jsonl")
+    log = cost_log(tmp_path / "cost.jsonl")
     # a directory on the path whose sitecustomize makes `import genai_prices` fail, as it
     # does when the package is not installed (sys.modules[name] = None)
     site = tmp_path / "site"
@@ -305,5 +261,5 @@ def test_stats_without_the_extra_says_once_how_to_get_cost(cli, tmp_path: Path) 
     assert done.returncode == 0
     stats = json.loads(done.stdout)
     assert stats["cost"]["price_table"] is None and stats["cost"]["total"] is None
-    assert stats["cost"]["unpriced_models"] == sorted([_PRICED_MODEL, CHAT_MODEL_NAME])
+    assert stats["cost"]["unpriced_models"] == sorted([PRICED_MODEL, CHAT_MODEL_NAME])
     assert 'pip install "chainsink[cost]"' in stats["cost"]["note"]

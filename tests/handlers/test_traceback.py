@@ -176,3 +176,28 @@ def test_stops_and_chainsinks_own_closes_have_no_traceback(tmp_path: Path) -> No
     assert aborted and all(r["aborted"] for r in aborted)
     assert all(set(r["error"]) == {"type", "message"} for r in aborted)
     stream.close()
+
+
+class _NameRaises(type):
+    @property
+    def __name__(cls) -> str:  # type: ignore[override]
+        raise RuntimeError("no name")
+
+
+class _Nameless(Exception, metaclass=_NameRaises):
+    pass
+
+
+def _raise_nameless(_: Any) -> Any:
+    raise _Nameless("odd")
+
+
+def test_an_exception_class_whose_name_raises_keeps_its_record(tmp_path: Path) -> None:
+    """A hostile metaclass (its ``__name__`` raises): the failure is still recorded, with its
+    message and traceback, under the type ``<unknown>``."""
+    path = tmp_path / "run.jsonl"
+    with CallbackHandler(path) as handler, contextlib.suppress(_Nameless):
+        RunnableLambda(_raise_nameless, name="odd").invoke(1, config={"callbacks": [handler]})
+    error = _errors(path)[0]["error"]
+    assert error["type"] == "<unknown>" and error["message"] == "odd"
+    assert "_raise_nameless" in error["traceback"]
