@@ -43,3 +43,26 @@ def browser() -> Iterator[Any]:
             browser.close()
 
 
+
+
+class WatchedPage:
+    """A fresh page of ``browser`` whose console errors, page errors, requests and dialogs
+    (dismissed) are recorded; ``options`` go to ``browser.new_page``."""
+
+    def __init__(self, browser: Any, **options: Any) -> None:
+        self.page = browser.new_page(**options)
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def close(self) -> None:
+        """Close the page."""
+        self.page.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import workloads
+from browser import WatchedPage
 
 import chainsink
 
@@ -36,16 +37,11 @@ from ._support import (
 )
 
 
-class Page:
+class Page(WatchedPage):
     """A report opened from disk, with its console errors and network requests recorded."""
 
     def __init__(self, browser: Any, path: Path, width: int = 1400) -> None:
-        self.page = browser.new_page(viewport={"width": width, "height": 1000})
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
+        super().__init__(browser, viewport={"width": width, "height": 1000})
         self.url = path.resolve().as_uri()
         self.page.goto(self.url)
         self.page.wait_for_load_state("load")
@@ -63,9 +59,6 @@ class Page:
         rows = self.page.locator(".row.run")
         for i in range(rows.count()):
             rows.nth(i).click()
-
-    def close(self) -> None:
-        self.page.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import WatchedPage
 
 from ._serve_support import WAIT, Serve, append_run
 from ._support import XSS, XSS_RUN_NAME, cli_env, record_log, xss_workload
@@ -24,28 +25,17 @@ from ._support import XSS, XSS_RUN_NAME, cli_env, record_log, xss_workload
 LIVE_WITHIN_MS = 2000
 
 
-class LivePage:
+class LivePage(WatchedPage):
     """The viewer open in a fresh page, with its console errors, dialogs and requests."""
 
     def __init__(self, browser: Any, server: Serve) -> None:
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("dialog", self._dialog)
+        super().__init__(browser, viewport={"width": 1400, "height": 1000})
         self.server = server
         self.page.goto(server.url)
         self.page.wait_for_load_state("load")
         self.page.wait_for_function(
             "() => document.getElementById('live-status').textContent.startsWith('live')",
             timeout=WAIT * 1000)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
 
     def names(self) -> list[str]:
         """The names of the listed traces, in order."""
@@ -62,9 +52,6 @@ class LivePage:
         self.page.wait_for_function(
             "name => Array.from(document.querySelectorAll('details.trace .tname'))"
             ".some(e => e.textContent === name)", arg=name, timeout=timeout_ms)
-
-    def close(self) -> None:
-        self.page.close()
 
 
 @pytest.fixture

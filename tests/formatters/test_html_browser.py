@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import workloads
+from browser import WatchedPage
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
@@ -56,25 +57,13 @@ def hostile_chain(handler: Any, name: str = RUN_NAME) -> None:
         RunnableLambda(explode, name=PAYLOADS[5]).invoke("x", config={"callbacks": [handler]})
 
 
-class Page:
+class Page(WatchedPage):
     """The log opened from disk, with its console errors, requests and dialogs recorded."""
 
     def __init__(self, browser: Any, path: Path, scheme: str = "dark") -> None:
-        self.page = browser.new_page(viewport={"width": 1200, "height": 900},
-                                     color_scheme=scheme)
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("dialog", self._dialog)
+        super().__init__(browser, viewport={"width": 1200, "height": 900}, color_scheme=scheme)
         self.url = path.resolve().as_uri()
         self.load()
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
 
     def load(self) -> None:
         self.page.goto(self.url)
