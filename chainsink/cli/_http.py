@@ -21,9 +21,7 @@ server's own name (DNS rebinding: a hostile page's name pointed at 127.0.0.1) is
 from __future__ import annotations
 
 import contextlib
-import html
 import ipaddress
-import re
 import secrets
 import socket
 import threading
@@ -34,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chainsink.cli._live import LiveIndex, dumps
 from chainsink.cli._live_script import LIVE_SCRIPT
-from chainsink.report import render_html
+from chainsink.report import content_security_policy, render_html
 
 #: Seconds between two keep-alive comments on an idle event stream.
 HEARTBEAT = 15.0
@@ -47,16 +45,9 @@ MAX_STREAMS = 32
 CLIENT_TIMEOUT = 60.0
 
 
-def _page_policy() -> str:
-    """The Content-Security-Policy the page states in its ``<meta>`` (the report's, with the
-    live script's hash and ``connect-src 'self'``), to send as a header too."""
-    head = next(iter(render_html(None, [], extra_script=LIVE_SCRIPT)))
-    found = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', head)
-    assert found is not None, "the report page states no Content-Security-Policy"
-    return html.unescape(found.group(1))
-
-
-CSP = _page_policy()
+#: The page's Content-Security-Policy (the report's, with the live script's hash and
+#: ``connect-src 'self'``), sent as a header too.
+CSP = content_security_policy(LIVE_SCRIPT)
 _SECURITY_HEADERS = (
     ("Content-Security-Policy", CSP),
     ("X-Content-Type-Options", "nosniff"),

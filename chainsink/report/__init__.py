@@ -24,7 +24,7 @@ ORDERS = ("errors", "recent", "slowest")
 
 if TYPE_CHECKING:
     from chainsink._schema import short_id
-    from chainsink.report._html import format_ms, render_html
+    from chainsink.report._html import content_security_policy, format_ms, render_html
     from chainsink.report._summary import (
         OTHER_MODELS,
         UNKNOWN_MODEL,
@@ -49,6 +49,7 @@ _LAZY = {
     "Tokens": "._summary",
     "TraceSummary": "._summary",
     "clean_record": "._values",
+    "content_security_policy": "._html",
     "error_text": "._summary",
     "format_ms": "._html",
     "format_usd": "._values",
@@ -74,6 +75,7 @@ __all__ = [
     "TraceSummary",
     "UNKNOWN_MODEL",
     "clean_record",
+    "content_security_policy",
     "error_text",
     "format_ms",
     "format_usd",
