@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import signal
 import socket
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._support import cli_env
+from ._support import PipeReader, cli_env
 
 WAIT = 30.0  # seconds: a bound for a slow machine, never a measure
 _URL = re.compile(r"at (http://\S+/) \(Ctrl-C")
@@ -40,10 +39,8 @@ class Serve:
             env=cli_env(),
             # setrlimit only, before exec: safe although the tests run threads
             preexec_fn=None if nofile is None else limit)  # noqa: PLW1509
-        self.err = b""
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        assert self.proc.stderr is not None
+        self.err = PipeReader(self.proc.stderr, errors="replace")
         found = self.wait_for_stderr(_URL)
         assert found is not None, f"no URL announced; stderr: {self.stderr()}"
         self.url = found.group(1)
@@ -51,27 +48,14 @@ class Serve:
         self.host, _, port = address.rpartition(":")
         self.port = int(port)
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        while chunk := os.read(fd, 65536):
-            with self._lock:
-                self.err += chunk
-
     def stderr(self) -> str:
         """What the server has written on stderr so far."""
-        with self._lock:
-            return self.err.decode(errors="replace")
+        return self.err.text()
 
     def wait_for_stderr(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
         """Wait (bounded) until ``pattern`` shows on stderr."""
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            found = pattern.search(self.stderr())
-            if found or self.proc.poll() is not None:
-                return found or pattern.search(self.stderr())
-            time.sleep(0.05)
-        return None
+        found: re.Match[str] | None = self.err.wait(pattern.search, self.proc, WAIT)
+        return found
 
     def get(self, path: str, headers: dict[str, str] | None = None
             ) -> tuple[int, dict[str, str], bytes]:
@@ -112,7 +96,7 @@ class Serve:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        self._reader.join(WAIT)
+        self.err.join(WAIT)
         return code, self.stderr()
 
 

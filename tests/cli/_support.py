@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -199,3 +201,43 @@ def record_with_tracebacks(path: Path,
                 out.write(orjson.dumps(rec) + b"\n")
             one.unlink()
     return written
+
+
+class PipeReader:
+    """Everything a child process has written on one of its pipes so far, read on a thread
+    (so the child never blocks on a full pipe), decoded with ``errors``."""
+
+    def __init__(self, stream: Any, errors: str = "strict") -> None:
+        self._fd = stream.fileno()
+        self._errors = errors
+        self._data = b""
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while chunk := os.read(self._fd, 65536):
+            with self._lock:
+                self._data += chunk
+
+    def text(self) -> str:
+        """What was written so far."""
+        with self._lock:
+            return self._data.decode(errors=self._errors)
+
+    def wait(self, found: Callable[[str], Any], proc: subprocess.Popen[bytes],
+             timeout: float) -> Any:
+        """Wait (bounded by ``timeout`` seconds) until ``found(text)`` is truthy, and return
+        it (None at the deadline); once ``proc`` has exited, what it says of everything
+        written."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hit = found(self.text())
+            if hit or proc.poll() is not None:
+                return hit or found(self.text())
+            time.sleep(0.05)
+        return None
+
+    def join(self, timeout: float) -> None:
+        """Wait (bounded) for the pipe's end: the child has exited and all is read."""
+        self._thread.join(timeout)

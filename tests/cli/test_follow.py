@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from langchain_core.runnables import RunnableLambda
 
 import chainsink
 
-from ._support import cli_env
+from ._support import PipeReader, cli_env
 
 WAIT = 20.0  # seconds; "within a second or two", with room for a slow machine
 
@@ -33,33 +32,16 @@ class Tail:
             [sys.executable, "-m", "chainsink", "tail", "-f", "--no-color", *map(str, args)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=cli_env())
-        self.out = b""
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
         assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while chunk := os.read(fd, 65536):
-            with self._lock:
-                self.out += chunk
+        self.out = PipeReader(self.proc.stdout)
 
     def text(self) -> str:
         """Everything printed so far."""
-        with self._lock:
-            return self.out.decode()
+        return self.out.text()
 
     def wait_for(self, needle: str) -> bool:
         """Wait (bounded) until ``needle`` has been printed."""
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            if needle in self.text():
-                return True
-            if self.proc.poll() is not None:
-                return needle in self.text()
-            time.sleep(0.05)
-        return False
+        return bool(self.out.wait(lambda text: needle in text, self.proc, WAIT))
 
     def interrupt(self) -> tuple[int, str]:
         """Press Ctrl-C; return the exit code and stderr."""
@@ -70,7 +52,7 @@ class Tail:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        self._reader.join(WAIT)
+        self.out.join(WAIT)
         assert self.proc.stderr is not None
         return code, self.proc.stderr.read().decode()
 
