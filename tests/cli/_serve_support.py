@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._support import PipeReader, cli_env
+from ._support import PipeReader, cli_env, ctrl_c
 
 WAIT = 30.0  # seconds: a bound for a slow machine, never a measure
 _URL = re.compile(r"at (http://\S+/) \(Ctrl-C")
@@ -89,13 +88,7 @@ class Serve:
 
     def interrupt(self) -> tuple[int, str]:
         """Press Ctrl-C; return the exit code and stderr."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            code = self.proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
+        code = ctrl_c(self.proc, WAIT)
         self.err.join(WAIT)
         return code, self.stderr()
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -241,3 +242,14 @@ class PipeReader:
     def join(self, timeout: float) -> None:
         """Wait (bounded) for the pipe's end: the child has exited and all is read."""
         self._thread.join(timeout)
+
+
+def ctrl_c(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Press Ctrl-C in a child (SIGINT); its exit code (killed if it outlives ``timeout``)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

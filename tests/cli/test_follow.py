@@ -7,7 +7,6 @@ log through chainsink's own file handlers; waits are bounded loops with generous
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from langchain_core.runnables import RunnableLambda
 
 import chainsink
 
-from ._support import PipeReader, cli_env
+from ._support import PipeReader, cli_env, ctrl_c
 
 WAIT = 20.0  # seconds; "within a second or two", with room for a slow machine
 
@@ -45,13 +44,7 @@ class Tail:
 
     def interrupt(self) -> tuple[int, str]:
         """Press Ctrl-C; return the exit code and stderr."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            code = self.proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
+        code = ctrl_c(self.proc, WAIT)
         self.out.join(WAIT)
         assert self.proc.stderr is not None
         return code, self.proc.stderr.read().decode()
