@@ -25,6 +25,7 @@ __all__ = [
     "HoldsEvents",
     "KnowsClosed",
     "Processor",
+    "RendersBytes",
     "RendersKinds",
     "RendersTokenLines",
     "Sink",
@@ -76,6 +77,17 @@ class RendersKinds(Protocol):
     processing them."""
 
     kinds: Collection[str] | None
+
+
+@runtime_checkable
+class RendersBytes(Protocol):
+    """Optional formatter hook: ``render_bytes(event)`` returns what ``__call__`` would, as
+    UTF-8 bytes (``b""`` to write nothing). With a sink that :class:`WritesBytes`, handlers
+    write those bytes as they are: a record with kilobytes of payload is not decoded to text
+    only to be encoded again.
+    """
+
+    def render_bytes(self, event: Event, /) -> bytes: ...
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from chainsink._schema import (
 
 _CLOSING = END_KINDS | ERROR_KINDS
 _HEAD = {kind: f'{{"v":{SCHEMA_VERSION},"ts":"%s","event":"{kind}",' for kind in EVENT_KINDS}
+_HEAD_BYTES = {kind: head.encode() for kind, head in _HEAD.items()}
 #: Run prefixes kept at most; runs that never end must not grow the cache forever.
 _MAX_CACHED_RUNS = 10_000
 
@@ -96,9 +97,14 @@ class JsonlFormatter:
 
     def __call__(self, event: Event) -> str:
         """Return ``event`` as a JSON line ending in ``\\n``."""
-        head = _HEAD.get(event.event)
+        return self.render_bytes(event).decode("utf-8")
+
+    def render_bytes(self, event: Event) -> bytes:
+        """:meth:`__call__`'s line as UTF-8 bytes: the payload serialized once and copied
+        once (see :class:`chainsink.typing.RendersBytes`)."""
+        head = _HEAD_BYTES.get(event.event)
         if head is None:  # not one of ours (a record read back from elsewhere): no shortcuts
-            return dumps(record(event)).decode("utf-8") + "\n"
+            return dumps(record(event)) + b"\n"
         prefixes = self._prefixes
         run = event.run_id.int  # an int hashes in C; a UUID's hash is Python code
         cached = prefixes.get(run)
@@ -106,11 +112,12 @@ class JsonlFormatter:
         if cached is None or not _same(cached[0], values):
             if len(prefixes) >= _MAX_CACHED_RUNS:
                 prefixes.clear()
-            cached = (values, dumps(run_fields(event)).decode("utf-8")[1:-1])
+            cached = (values, dumps(run_fields(event))[1:-1])
             prefixes[run] = cached
         if event.event in _CLOSING:
             prefixes.pop(run, None)
-        body = data_json(event).decode("utf-8")
-        tail = "}" if body == "{}" else "," + body[1:]
-        prefix: str = cached[1]
-        return (head % rfc3339(event.ts)) + prefix + tail + "\n"
+        body = data_json(event)
+        stamp = head % rfc3339(event.ts).encode()
+        if body == b"{}":
+            return b"".join((stamp, cached[1], b"}\n"))
+        return b"".join((stamp, cached[1], b",", memoryview(body)[1:], b"\n"))

@@ -19,6 +19,7 @@ from chainsink.typing import (
     Formatter,
     HoldsEvents,
     Processor,
+    RendersBytes,
     RendersKinds,
     RendersTokenLines,
     Sink,
@@ -52,7 +53,7 @@ class TokenPath(NamedTuple):
         """Whether a decided text passes the processors' rules as a token would."""
         if len(text) > self.max_chars:
             return False
-        return all(reject.search(text) is None for reject in self.rejects)
+        return not self.rejects or all(reject.search(text) is None for reject in self.rejects)
 
 
 #: A run whose tokens take the full path.
@@ -68,8 +69,8 @@ class Pipeline:
         processors: Applied in order (see :class:`chainsink.typing.Processor`).
     """
 
-    __slots__ = ("_releasers", "_rules", "_token_line", "_write_bytes", "accepts", "formatter",
-                 "kinds", "processors", "sink")
+    __slots__ = ("_bytes", "_releasers", "_rules", "_token_line", "_write_bytes", "accepts",
+                 "formatter", "kinds", "processors", "sink")
 
     def __init__(self, sink: Sink, formatter: Formatter, processors: Sequence[Processor]) -> None:
         self.sink = sink
@@ -85,6 +86,9 @@ class Pipeline:
         self._token_line = (formatter.token_line if isinstance(formatter, RendersTokenLines)
                             else None)
         self._write_bytes = sink.write_bytes if isinstance(sink, WritesBytes) else None
+        #: the formatter's bytes renderer, when the sink takes bytes (records go as rendered)
+        self._bytes = (formatter.render_bytes if self._write_bytes is not None
+                       and isinstance(formatter, RendersBytes) else None)
         self._rules = [process.token_rule if isinstance(process, StatesTokenRule) else None
                        for process in processors]
         self._releasers = [(index, process.release_all)
@@ -106,9 +110,19 @@ class Pipeline:
             if type(out) is tuple:  # records it held back, released with this one
                 self.send_from(out, index)
                 return
-        text = self.formatter(out)
+        self._write(out)
+
+    def _write(self, event: Event) -> None:
+        """Format ``event`` and hand it to the sink (as bytes, when both sides can)."""
+        render = self._bytes
+        if render is not None:
+            data = render(event)
+            if data:
+                self._write_bytes(data)  # type: ignore[misc]  # set whenever render is
+            return
+        text = self.formatter(event)
         if text:
-            self.sink.write(text, out)
+            self.sink.write(text, event)
 
     def send_from(self, events: tuple[Event, ...], start: int) -> None:
         """Send ``events`` (a processor's tuple) through the processors from index ``start``
@@ -125,9 +139,7 @@ class Pipeline:
                     out = None
                     break
             if out is not None and self.takes(out.event):
-                text = self.formatter(out)
-                if text:
-                    self.sink.write(text, out)
+                self._write(out)
 
     def release_held(self) -> None:
         """Write what processors still hold of streams that never ended (a model run cut off

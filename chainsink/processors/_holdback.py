@@ -82,16 +82,17 @@ class HoldBack:
 
     def _back(self, text: str, end: int, spaced: Sequence[str]) -> int:
         best = end
-        found = self._pending.search(text, max(0, end - _WINDOW), end)
+        found = self._pending.search(text, end - _WINDOW if end > _WINDOW else 0, end)
         if found is not None:
             best = found.start()
-        line = text.rfind("\n", 0, end) + 1
-        for quote in "\"'":
-            at = text.rfind(quote, line, end)
-            if at > 0:
-                found = self._opening.search(text, max(line, at - _WINDOW), at)
-                if found is not None and found.start() < best:
-                    best = found.start()
+        if '"' in text or "'" in text:  # a quote: a key's value may be opening
+            line = text.rfind("\n", 0, end) + 1
+            for quote in "\"'":
+                at = text.rfind(quote, line, end)
+                if at > 0:
+                    found = self._opening.search(text, max(line, at - _WINDOW), at)
+                    if found is not None and found.start() < best:
+                        best = found.start()
         for form in spaced:
             first = form[0]
             at = text.find(first, max(0, end - len(form) + 1), best)

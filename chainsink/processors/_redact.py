@@ -16,6 +16,7 @@ from chainsink.processors._secrets import (
     DEFAULT_PATTERNS,
     DEFAULT_SCANS,
     FAST_VALUES,
+    FAST_VALUES_MIN,
     MASK,
     URL_CREDENTIALS,
     KeyRules,
@@ -139,6 +140,9 @@ class Redactor:
         keys = self._keys
         # a token event's own "token" key is chainsink's, not a payload's
         own = len(_OWN_TOKEN_KEY) if blob.startswith(_OWN_TOKEN_KEY) else 0
+        if not short and not keys.anchored(low[own:] if own else low):
+            # one pass per rare letter finds nothing any scan below could start from
+            return self._extra is not None and self._extra.search(_strings_of(blob)) is not None
         for word in (keys.short_byte_words,) if short else keys.byte_word_scans:
             if word.search(low, own) is not None:
                 if keys.pairs_in_json(blob, low, own):
@@ -151,8 +155,9 @@ class Redactor:
         return self._extra is not None and self._extra.search(_strings_of(blob)) is not None
 
     def _text_has_secret(self, text: str) -> bool:
-        return (FAST_VALUES.search(text) is not None
-                or URL_CREDENTIALS.search(text) is not None
+        # a streamed word is short: the patterns that cannot fit in it are not tried
+        return ((len(text) >= FAST_VALUES_MIN and FAST_VALUES.search(text) is not None)
+                or ("://" in text and URL_CREDENTIALS.search(text) is not None)
                 or (self._extra is not None and self._extra.search(text) is not None)
                 or (self._keys.words.search(text) is not None and bool(self._keys.pairs(text))))
 

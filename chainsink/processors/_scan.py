@@ -13,6 +13,9 @@ _local = threading.local()
 _CLOSING = END_KINDS | ERROR_KINDS
 #: Per-run verdicts kept at most; runs that never end must not grow them forever.
 _MAX_RUNS = 10_000
+#: Run blobs whose verdicts are kept at most, and the longest kept.
+_MAX_KNOWN = 1024
+_MAX_KNOWN_BLOB = 4096
 
 
 def run_blob(tags: Any, metadata: Any) -> bytes:
@@ -38,6 +41,9 @@ class RunVerdicts:
         self._decide = decide
         # keyed by the run id's int (hashed in C); the objects are held, so identity is reliable
         self._runs: dict[int, tuple[Any, Any, bool]] = {}
+        #: verdicts by blob: runs of one chain share their tags and metadata (``decide`` is a
+        #: function of the bytes alone), so a new run of a known shape costs a lookup
+        self._blobs: dict[bytes, bool] = {}
 
     def __call__(self, event: Event) -> bool:
         """The verdict for the event's run (recomputed if its tags or metadata changed)."""
@@ -46,7 +52,14 @@ class RunVerdicts:
         if found is None or found[0] is not event.tags or found[1] is not event.metadata:
             if len(self._runs) >= _MAX_RUNS:
                 self._runs.clear()
-            verdict = bool(self._decide(run_blob(event.tags, event.metadata)))
+            blob = run_blob(event.tags, event.metadata)
+            verdict = self._blobs.get(blob)
+            if verdict is None:
+                verdict = bool(self._decide(blob))
+                if len(blob) <= _MAX_KNOWN_BLOB:
+                    if len(self._blobs) >= _MAX_KNOWN:
+                        self._blobs.clear()
+                    self._blobs[blob] = verdict
             found = (event.tags, event.metadata, verdict)
             self._runs[run] = found
         if event.event in _CLOSING:

@@ -45,6 +45,8 @@ FAST_VALUES = re.compile("|".join((
     r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{20,}+",
     r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+\.[A-Za-z0-9_\-]{5,}+",
 )))
+#: The shortest text FAST_VALUES matches (``Bearer`` + a space + 8 characters).
+FAST_VALUES_MIN = 15
 #: DEFAULT_PATTERNS' URL credentials, found from "://" (group 1 is the secret).
 URL_CREDENTIALS = re.compile(r"://([^\s/?#@:'\"]++:[^\s/?#'\"]*)(?=@)")
 
@@ -140,6 +142,26 @@ def _free_token(names: Sequence[str]) -> bytes:
 
 
 FREE_TOKEN = _free_token(COUNT_NAMES)
+
+#: One pass each over lowercased serialized JSON, together finding every place where a default
+#: key word (FREE_TOKEN's rule for "token") or the literal that one of DEFAULT_SCANS starts with
+#: stands (``sk-``, ``bearer``, ``akia``, ``gh[pousr]_``, ``github_pat_``, ``eyj``, ``://``).
+#: Each opens with one rare letter (``re`` skips to it as ``bytes.find`` would) and checks
+#: the rest of its words around it, so eight passes stand for eighteen searches. A blob none of
+#: them matches holds nothing the key scan or the value scans could match.
+ANCHOR_SCANS = tuple(re.compile(p) for p in (
+    rb"k(?:-(?<=sk-)|(?<=ak)ia|(?<=cook)ie|(?<=private_k)ey|(?<=tok)en" + FREE_TOKEN[5:] + rb")",
+    rb"z(?<=authoriz)ation",
+    rb"j(?<=eyj)",
+    rb"//(?<=://)",
+    rb"b(?=earer)",
+    rb"p(?:(?<=ap)(?=i)|(?=assw))",
+    rb"_(?:(?<=gh[pousr]_)|(?<=github_pat_))",
+    rb"c(?:(?<=sec)(?=ret)|(?=redential))",
+))
+#: The key words ANCHOR_SCANS stand for (as KeyRules words them: see _ANCHORS).
+ANCHORED_WORDS = frozenset({"api", "secret", "passw", "token", "authorization", "cookie",
+                            "credential", "private_key"})
 
 _NOT_KEY_CHARS = re.compile(r"[^a-z0-9]")
 NOT_SECRET, SECRET, COUNT = 0, 1, 2
@@ -248,8 +270,21 @@ class KeyRules:
                  for word in dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys)]
         self.byte_word_scans = tuple(re.compile(word) for word in words)
         self.short_byte_words = re.compile(b"|".join(words))
+        # for anchored(): the words ANCHOR_SCANS do not stand for (a user's), longest first
+        self._other_words = tuple(sorted(
+            (word.encode() for word in dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys)
+             if word not in ANCHORED_WORDS), key=len, reverse=True))
         self._kinds: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def anchored(self, low: bytes) -> bool:
+        """Whether lowercased serialized JSON holds anything a secret check could start from:
+        a key word, or the literal one of DEFAULT_SCANS opens with. False means neither the
+        key scan nor the value scans can match (patterns a user added aside)."""
+        for scan in ANCHOR_SCANS:
+            if scan.search(low) is not None:
+                return True
+        return bool(self._other_words) and any(word in low for word in self._other_words)
 
     def kind(self, name: str) -> int:
         """NOT_SECRET, SECRET, or COUNT (secret unless its value is a count)."""

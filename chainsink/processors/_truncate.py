@@ -47,8 +47,9 @@ class Truncator:
 
     def _small(self, blob: bytes) -> bool:
         # JSON is at least as long as any string in it, and every extra item costs a comma
-        return (len(blob) <= min(self.max_chars, self.max_record_bytes)
-                and blob.count(b",") < self.max_items)
+        size = len(blob)  # fewer bytes than max_items: fewer commas too, nothing to count
+        return (size <= min(self.max_chars, self.max_record_bytes)
+                and (size < self.max_items or blob.count(b",") < self.max_items))
 
     def token_rule(self, event: Event) -> TokenRule | None:
         """Tokens of ``event``'s run pass unchanged up to ``max_chars`` characters.

@@ -378,3 +378,79 @@ def test_fast_scans_find_what_the_default_patterns_find() -> None:
             assert covered.issuperset(range(*match.span())), text
 
     agree()
+
+
+def test_anchors_stand_for_every_scan_and_key_word() -> None:
+    """The one-pass check (KeyRules.anchored) finds something wherever the key scan or a value
+    scan would: a blob it passes holds nothing either could match."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    redactor = Redactor(keys=["ssn"])
+    rules = redactor._keys
+    pieces = st.sampled_from([
+        "sk-", "sk-proj-", "Bearer ", "BEARER\t", "AKIA", "ghp_", "ghr_", "github_pat_", "eyJ",
+        "://", "u:p@", "api", "API_KEY", "Secret", "passw", "PASSWD", "token", "Tokens",
+        "_tokens", "input_tokens", "\"input_tokens\":", "\":5", "Authorization", "cookie",
+        "Credential", "private_key", "SSN", "k", "ey", "ia", "coo", "privat", "autho",
+        "riz", "ation", "se", "cret", "cre", "dential", "ass", "w", "p", "i", "_", "-", "/",
+        ":", "\"", "\\", "A1b2C3d4E5f6G7h8", "ZZZZZZZZZZZZZZZZZZZZ", "abcde", "0123", " ",
+        "é", "密钥"])
+
+    def full(blob: bytes) -> bool:
+        low = blob.lower()
+        return (any(w.search(low) is not None for w in rules.byte_word_scans)
+                or any(s.search(blob) is not None for s in redactor._value_scans))
+
+    @settings(max_examples=4000, deadline=None)
+    @given(st.lists(pieces, max_size=14))
+    def agree(parts: list[str]) -> None:
+        blob = "".join(parts).encode()
+        if full(blob):
+            assert rules.anchored(blob.lower()), blob
+
+    agree()
+    words = ["sk-abcdefghijklmnopqrstu", "Bearer abcdefghijk", "AKIAABCDEFGHIJKLMNOP",
+             "ghs_abcdefghijklmnopqrstuvwxyz", "github_pat_abcdefghijklmnopqrstuvwxyz",
+             "eyJabcde.abcdef.abcdef", "https://u:p@host", "x_api_key", "client_secret",
+             "password", "refresh_token", "Authorization", "cookie", "credentials",
+             "private_key", "my_ssn"]
+    for word in words:
+        for shape in ("{}", "x{}y", "\"{}\"", "密钥{}。"):
+            blob = json.dumps({"v": shape.format(word)}, ensure_ascii=False).encode()
+            assert rules.anchored(blob.lower()), blob
+    assert not rules.anchored(b'{"usage":{"input_tokens":5,"output_tokens":7},"x":"hello"}')
+
+
+def test_a_secret_in_a_long_repeated_context_is_masked_in_every_record(tmp_path: Path) -> None:
+    """A RAG-style context pasted into the prompt carries a key: every record of the trace that
+    repeats it (inputs, the formatted prompt, the model's messages) is masked."""
+    context = ("Passage: the quarterly report says revenue grew. " * 30) + \
+        f"Deploy with key {OPENAI_KEY} tonight. " + "More text follows here. " * 10
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="It grew. " * 80)] * 2))
+    chain = ChatPromptTemplate.from_messages(
+        [("system", "Context:\n{context}"), ("human", "{q}")]) | model | StrOutputParser()
+    path = tmp_path / "rag.jsonl"
+    handler = FileCallbackHandler(path, format="jsonl")
+    for _ in range(2):
+        chain.invoke({"context": context, "q": "how?"}, config={"callbacks": [handler]})
+    handler.close()
+    text = path.read_text(encoding="utf-8")
+    assert OPENAI_KEY not in text
+    assert OPENAI_KEY[8:] not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    masked = [r for r in records if "Deploy with key ***" in json.dumps(r)]
+    assert len(masked) >= 8  # both requests: inputs x2, prompt output, model messages
+
+
+def test_the_shortest_credential_is_as_long_as_the_quick_check_says() -> None:
+    """Streamed words shorter than FAST_VALUES_MIN skip the credential patterns: none of them
+    can match fewer characters."""
+    import re._parser as sre_parse
+
+    from chainsink.processors._secrets import FAST_VALUES, FAST_VALUES_MIN
+
+    assert sre_parse.parse(FAST_VALUES.pattern).getwidth()[0] == FAST_VALUES_MIN
+    assert FAST_VALUES.search("Bearer abcdefgh") is not None
+    assert Redactor()._text_has_secret("Bearer abcdefgh")
+    assert Redactor()._text_has_secret("x://u:p@h")
