@@ -1,6 +1,7 @@
 """``OtelCallbackHandler``: chainsink's pipeline ending in OpenTelemetry spans.
 
-LangChain callback -> Event -> processors (redaction on) -> JSONL record -> :class:`SpanSink`.
+LangChain callback -> Event -> processors (redaction on) -> :class:`SpanSink`, which reads each
+event as its JSONL record (with no JSON text made: see ``SpanRecords(render=False)``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class OtelCallbackHandler(CallbackHandler):
         content = content_from_env() if capture_content is None else bool(capture_content)
         super().__init__(SpanSink(tracer_provider, capture_content=content,
                                   conventions=conventions),
-                         SpanRecords(), processors=processors, raise_error=raise_error)
+                         SpanRecords(render=False), processors=processors,
+                         raise_error=raise_error)
 
     def __enter__(self) -> OtelCallbackHandler:
         return self

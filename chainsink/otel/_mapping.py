@@ -39,11 +39,19 @@ _PROVIDERS = {
     "mistralai": "mistral_ai", "groq": "groq", "deepseek": "deepseek", "xai": "x_ai",
     "perplexity": "perplexity", "ibm": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai",
 }
+#: The request's numeric parameters: attribute, and the keys naming it (metadata's
+#: ``ls_*`` first), looked up in the metadata, then in the invocation parameters.
+_REQUEST_NUMBERS = ((A.GEN_AI_REQUEST_TEMPERATURE, ("ls_temperature", "temperature")),
+                    (A.GEN_AI_REQUEST_MAX_TOKENS, ("ls_max_tokens", "max_tokens")),
+                    (A.GEN_AI_REQUEST_TOP_P, ("top_p",)))
 #: LangChain message types -> GenAI roles.
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
           "function": "tool", "developer": "system", "user": "user", "assistant": "assistant"}
 #: chainsink run types that are chains in OpenTelemetry's eyes.
 _AGENT_INTEGRATION = "langchain_create_agent"
+#: The kinds whose own fields become attributes only with content (see SpanMapper.data_free).
+_CONTENT_ONLY_KINDS = frozenset({"chain_start", "chain_end", "retriever_start",
+                                 "retriever_end", "agent_finish"})
 
 
 def span_id_of(run_id: int) -> int:
@@ -133,12 +141,24 @@ def _number(value: Any) -> int | float | None:
     return value
 
 
+def _first_number(source: dict[str, Any], names: tuple[str, ...]) -> int | float | None:
+    """The number under the first of ``names`` that holds one, or None."""
+    for name in names:
+        value = source.get(name)
+        if value is not None:
+            value = _number(value)
+            if value is not None:
+                return value
+    return None
+
+
 class RunSpan:
     """What the mapping keeps about one run between its start and its end."""
 
     __slots__ = (
         "agentic",
         "attributes",
+        "context",
         "kind",
         "last_ns",
         "model_known",
@@ -171,6 +191,9 @@ class RunSpan:
         #: Whether this run is an agent or inside one (create_agent's runs).
         self.agentic = agentic
         self.model_known = model_known
+        #: The driver's context for this run's children (OpenTelemetry's, holding its span),
+        #: made at its first child's start.
+        self.context: Any = None
 
 
 class SpanEnd:
@@ -213,19 +236,27 @@ class SpanMapper:
     def __init__(self, *, capture_content: bool, openinference: bool) -> None:
         self.content = capture_content
         self.oi = openinference
+        #: The kinds whose mapping reads none of the record's own fields (the event's
+        #: ``data``), only ``event`` and the run keys: what is left of them is content.
+        self.data_free = frozenset() if capture_content else _CONTENT_ONLY_KINDS
 
     # -- starts -------------------------------------------------------------------------------
 
-    def start(self, rec: dict[str, Any], run_id: int, ts: int,
-              parent: RunSpan | None) -> RunSpan:
-        """The span of a run from its start record; ``parent`` is its parent's, if open."""
+    def start(self, rec: dict[str, Any], run_id: int, ts: int, parent: RunSpan | None,
+              ids: tuple[int, int | None] | None = None) -> RunSpan:
+        """The span of a run from its start record; ``parent`` is its parent's, if open.
+        ``ids``: the record's trace id (or ``run_id``) and parent run id, when the caller
+        has already read them."""
         kind = rec.get("event")
         name = str(rec.get("name") or "<unknown>")
         run_type = str(rec.get("run_type") or "chain")
         metadata = rec.get("metadata")
         metadata = metadata if isinstance(metadata, dict) else {}
-        parent_id = uuid_int(rec.get("parent_run_id"))
-        trace_id = uuid_int(rec.get("trace_id")) or run_id
+        if ids is None:
+            parent_id = uuid_int(rec.get("parent_run_id"))
+            trace_id = uuid_int(rec.get("trace_id")) or run_id
+        else:
+            trace_id, parent_id = ids
         attrs: Attrs = {A.RUN_ID: str(rec.get("run_id")), A.RUN_TYPE: run_type}
         parent_span_id = None
         if parent_id is not None:
@@ -343,15 +374,12 @@ class SpanMapper:
         provider = metadata.get("ls_provider")
         if isinstance(provider, str) and provider:
             attrs[A.GEN_AI_PROVIDER_NAME] = _PROVIDERS.get(provider, provider)
-        for key, names in ((A.GEN_AI_REQUEST_TEMPERATURE, ("ls_temperature", "temperature")),
-                           (A.GEN_AI_REQUEST_MAX_TOKENS, ("ls_max_tokens", "max_tokens")),
-                           (A.GEN_AI_REQUEST_TOP_P, ("top_p",))):
-            for source in (metadata, params):
-                found = next((_number(source.get(n)) for n in names
-                              if _number(source.get(n)) is not None), None)
-                if found is not None:
-                    attrs[key] = found
-                    break
+        for key, names in _REQUEST_NUMBERS:  # the metadata's first, then the parameters'
+            found = _first_number(metadata, names)
+            if found is None:
+                found = _first_number(params, names)
+            if found is not None:
+                attrs[key] = found
         stop = _str_list(metadata.get("ls_stop")) or _str_list(params.get("stop"))
         if stop:
             attrs[A.GEN_AI_REQUEST_STOP_SEQUENCES] = stop

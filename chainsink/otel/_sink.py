@@ -1,9 +1,11 @@
 """The span end of the pipeline: a sink that turns JSONL records into OpenTelemetry spans.
 
-The sink never knows LangChain: it reads the records the JSONL formatter renders (live) or a
-log holds (``chainsink export``), maps them with :class:`~chainsink.otel._mapping.SpanMapper`
-and drives a tracer. A run's span starts at its start record and ends at its end record, with
-the records' times.
+The sink never knows LangChain: it reads the records the JSONL formatter renders or a log
+holds (``chainsink export``), maps them with :class:`~chainsink.otel._mapping.SpanMapper` and
+drives a tracer. A run's span starts at its start record and ends at its end record, with the
+records' times. The live handler skips the JSON text: its formatter hands over each event and
+the sink reads from it the values it would have parsed from the event's line (only those the
+mapping reads: a chain's end under default settings needs none of its outputs).
 
 Ids: the SDK's ``Tracer`` draws a new span's ids from its ``id_generator``. chainsink's tracer
 (``provider.get_tracer("chainsink")``, its own object even on the user's provider) gets a
@@ -18,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 import orjson
 from opentelemetry import trace
@@ -26,9 +29,12 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
-from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS
+from chainsink._jsonable import data_json, dumps
+from chainsink._schema import END_KINDS, ERROR_KINDS, START_KINDS, Event, run_fields
+from chainsink.formatters import JsonlFormatter
 from chainsink.otel import attributes as A
 from chainsink.otel._mapping import RunSpan, SpanEnd, SpanMapper, ts_ns, uuid_int
+from chainsink.otel._records import FROM_EVENT
 from chainsink.sinks import Sink
 
 #: The conventions a sink can follow (``gen_ai`` is always on).
@@ -40,6 +46,9 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 #: The start kind to assume for an end whose start was never seen, by run type.
 _START_FOR = {"llm": "chat_model_start", "tool": "tool_start", "retriever": "retriever_start"}
 _install_lock = threading.Lock()
+#: The first second whose RFC 3339 form has a five-digit year (the JSONL ``ts`` no longer
+#: reads back as chainsink's own form).
+_YEAR_10000 = 253_402_300_800
 
 
 class RunIds(IdGenerator):
@@ -136,7 +145,11 @@ class SpanSink(Sink):
     # -- Sink -------------------------------------------------------------------------------
 
     def write(self, text: str, event: Any = None) -> None:
-        """Take one JSONL line (what the handler's formatter rendered)."""
+        """Take one JSONL line (what the handler's formatter rendered), or, when ``text`` is
+        :data:`~chainsink.otel._records.FROM_EVENT`, the event itself."""
+        if text is FROM_EVENT and isinstance(event, Event):
+            self.take_event(event)
+            return
         rec = orjson.loads(text)
         if isinstance(rec, dict):
             self.take(rec)
@@ -174,16 +187,60 @@ class SpanSink(Sink):
         ts = ts_ns(rec.get("ts"))
         if run_id is None or ts is None:
             return
-        kind = rec.get("event")
-        trace_id = uuid_int(rec.get("trace_id")) or run_id
+        self._take(rec.get("event"), run_id, uuid_int(rec.get("trace_id")) or run_id, ts, rec)
+
+    def take_event(self, event: Event) -> None:
+        """What :meth:`take` does with ``event``'s JSONL record, reading the same values from
+        the event: its ids and time as numbers, and as much of its record (run keys, own
+        fields, made JSON as the line makes them) as the mapping reads."""
+        run, trace_id, parent, ts = event.run_id, event.trace_id, event.parent_run_id, event.ts
+        if (type(run) is not UUID or type(ts) is not float or not 0.0 <= ts < _YEAR_10000
+                or (trace_id is not None and type(trace_id) is not UUID)
+                or (parent is not None and type(parent) is not UUID)):
+            rec = orjson.loads(JsonlFormatter()(event))  # not an event the adapter makes
+            if isinstance(rec, dict):
+                self.take(rec)
+            return
+        whole = int(ts)  # the microseconds the line's ts holds (chainsink._schema.rfc3339)
+        ns = (whole * 1_000_000 + round((ts - whole) * 1_000_000)) * 1000
+        run_id = run.int
+        self._take(event.event, run_id, (trace_id.int if trace_id is not None else 0) or run_id,
+                   ns, event, parent.int if parent is not None else None)
+
+    def _record(self, event: Event, run_keys: bool, own: bool = False) -> dict[str, Any]:
+        """The part of ``event``'s JSONL record the mapping reads, as the line parses:
+        ``event``, the run keys if ``run_keys``, and its own fields if ``own`` or its kind
+        maps with them."""
+        kind = event.event
+        rec: dict[str, Any] = {"event": kind}
+        if run_keys:
+            rec.update(orjson.loads(dumps(run_fields(event))))
+        if own or kind not in self.mapper.data_free:  # its own fields win, as in a line
+            data = orjson.loads(data_json(event))  # serialized once, for the processors too
+            if isinstance(data, dict):
+                rec.update(data)
+        return rec
+
+    def _take(self, kind: Any, run_id: int, trace_id: int, ts: int,
+              source: dict[str, Any] | Event, parent_id: int | None = None) -> None:
+        """:meth:`take`, given the record or the event to read (what it needs of) it from
+        (then ``parent_id`` is its parent run id)."""
         last = self._last
         if self.replay and last.get(trace_id, 0) < ts:
             last[trace_id] = ts
         if kind in START_KINDS:
             if run_id not in self._open:  # a repeated start is ignored
-                self._start(rec, run_id, ts)
+                if isinstance(source, dict):
+                    self._start(source, run_id, ts,
+                                (trace_id, uuid_int(source.get("parent_run_id"))))
+                else:
+                    self._start(self._record(source, True), run_id, ts, (trace_id, parent_id))
         elif kind in _CLOSING:
             entry = self._open.pop(run_id, None)
+            if isinstance(source, dict):
+                rec = source
+            else:  # a run seen only at its end is started from all of its record
+                rec = self._record(source, entry is None, own=entry is None)
             if entry is None:  # its start was dropped, or is in an earlier log
                 entry = self._start_late(rec, run_id, ts)
             if entry is not None:
@@ -194,7 +251,8 @@ class SpanSink(Sink):
         else:
             entry = self._open.get(run_id)
             if entry is not None:
-                found = self.mapper.event(rec, ts)
+                found = self.mapper.event(
+                    source if isinstance(source, dict) else self._record(source, False), ts)
                 if found is not None:
                     entry[1].add_event(found.name, found.attributes, found.ts_ns)
 
@@ -241,11 +299,15 @@ class SpanSink(Sink):
             self._tracer = cached
         return cached[1], cached[2]
 
-    def _start(self, rec: dict[str, Any], run_id: int, ts: int) -> tuple[RunSpan, trace.Span]:
-        parent_id = uuid_int(rec.get("parent_run_id"))
+    def _start(self, rec: dict[str, Any], run_id: int, ts: int,
+               ids: tuple[int, int | None] | None = None) -> tuple[RunSpan, trace.Span]:
+        """Start a run's span; ``ids``: its trace id and parent run id, if already read."""
+        if ids is None:
+            ids = (uuid_int(rec.get("trace_id")) or run_id, uuid_int(rec.get("parent_run_id")))
+        parent_id = ids[1]
         parent = self._open.get(parent_id) if parent_id is not None else None
-        run = self.mapper.start(rec, run_id, ts, parent[0] if parent else None)
-        tracer, ids = self._tracer_now()
+        run = self.mapper.start(rec, run_id, ts, parent[0] if parent else None, ids)
+        tracer, run_ids = self._tracer_now()
         links: list[Link] = []
         if run.parent_span_id is None:
             context = Context()
@@ -253,18 +315,22 @@ class SpanSink(Sink):
                 ambient = trace.get_current_span().get_span_context()
                 if ambient.is_valid:
                     links.append(Link(ambient))
+        elif parent is not None:  # its children share the context holding its span
+            context = parent[0].context
+            if context is None:
+                context = parent[0].context = trace.set_span_in_context(parent[1], Context())
         else:
-            parent_span = parent[1] if parent is not None else NonRecordingSpan(SpanContext(
-                run.trace_id, run.parent_span_id, is_remote=False, trace_flags=_SAMPLED))
-            context = trace.set_span_in_context(parent_span, Context())
-        if ids is not None:
-            ids.pending(run.trace_id, run.span_id)
+            context = trace.set_span_in_context(NonRecordingSpan(SpanContext(
+                run.trace_id, run.parent_span_id, is_remote=False, trace_flags=_SAMPLED)),
+                Context())
+        if run_ids is not None:
+            run_ids.pending(run.trace_id, run.span_id)
         try:
             span = tracer.start_span(run.name, context, _KINDS[run.kind], run.attributes,
                                      links, start_time=run.start_ns)
         finally:
-            if ids is not None:
-                ids.done()
+            if run_ids is not None:
+                run_ids.done()
         entry = (run, span)
         self._open[run_id] = entry
         return entry

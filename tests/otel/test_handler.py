@@ -520,3 +520,45 @@ def test_a_failing_tool_call_keeps_its_call_id(memory: Memory) -> None:
     (span,) = exporter.get_finished_spans()
     assert span.attributes[A.GEN_AI_TOOL_CALL_ID] == "call_refuse_7"
     assert span.status.status_code is StatusCode.ERROR
+
+
+def _span_facts(span: ReadableSpan) -> tuple[Any, ...]:
+    context = span.context
+    assert context is not None
+    return (context.trace_id, context.span_id, span.parent and span.parent.span_id, span.name,
+            span.kind, span.start_time, span.end_time, span.status.status_code,
+            span.status.description, dict(span.attributes),
+            [(e.name, e.timestamp, dict(e.attributes)) for e in span.events])
+
+
+@pytest.mark.parametrize("options", [{}, {"capture_content": True,
+                                          "conventions": ("gen_ai", "openinference")}],
+                         ids=["defaults", "content"])
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_spans_read_from_events_are_the_spans_of_their_jsonl_lines(
+        name: str, options: dict[str, Any]) -> None:
+    """The handler's sink reads each event as its JSONL line would parse, without making the
+    line: a sink given the lines of the same events makes the same spans, to the nanosecond."""
+    from chainsink.otel import SpanRecords, SpanSink
+
+    exporters = [InMemorySpanExporter(), InMemorySpanExporter()]
+    providers = []
+    for exporter in exporters:
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        providers.append(provider)
+    handler = OtelCallbackHandler(providers[0], **options)
+    sink = handler.sink
+    from_lines = SpanSink(providers[1], capture_content=sink.capture_content,
+                          conventions=sink.conventions)
+    render, write = SpanRecords(), sink.write
+
+    def both(text: str, event: Any = None) -> None:
+        write(text, event)
+        from_lines.write(render(event), event)
+
+    sink.write = both  # type: ignore[method-assign]
+    WORKLOADS[name]([handler])
+    got = [sorted((_span_facts(s) for s in e.get_finished_spans()), key=repr)
+           for e in exporters]
+    assert got[0] and got[0] == got[1]

@@ -84,3 +84,31 @@ def test_a_tool_call_id_inside_a_command() -> None:
     end = mapper.end(record("tool_end", run_type="tool", outputs={"update": {"messages": [
         {"type": "tool", "content": "ok", "tool_call_id": "call_9"}]}, "goto": []}), span, 2)
     assert end.attributes[A.GEN_AI_TOOL_CALL_ID] == "call_9"
+
+
+@pytest.mark.parametrize("kind", sorted(SpanMapper(capture_content=False,
+                                                   openinference=True).data_free))
+def test_kinds_mapped_without_their_fields_read_none_of_them(kind: str) -> None:
+    """Without content, the kinds the live handler maps from ``event`` and run keys alone
+    (their own fields unread) map to the same span with or without those fields."""
+    mapper = SpanMapper(capture_content=False, openinference=True)
+    fields: dict[str, Any] = {
+        "inputs": {"q": "x"}, "outputs": {"documents": [{"page_content": "d", "id": "1"}]},
+        "query": "what", "return_values": {"output": "y"}, "log": "thought", "prompts": ["p"],
+        "defers_inputs": True, "duration_ms": 5.0, "usage_by_model": {"m": {}}}
+    full, bare = record(kind, **fields), record(kind)
+
+    def mapped(rec: dict[str, Any]) -> Any:
+        if kind.endswith("_start"):
+            span = mapper.start(rec, uuid_int(RUN) or 0, 1, None)
+            return span.name, span.kind, span.operation, span.attributes
+        if kind.endswith("_end"):
+            start = mapper.start(record(kind.replace("_end", "_start")), uuid_int(RUN) or 0, 1,
+                                 None)
+            end = mapper.end(rec, start, 2)
+            return end.attributes, end.error, end.name, [e.name for e in end.events]
+        found = mapper.event(rec, 2)
+        return found and (found.name, found.attributes)
+
+    assert mapped(full) == mapped(bare)
+    assert not SpanMapper(capture_content=True, openinference=False).data_free
