@@ -7,7 +7,10 @@ inputs too large to stream through Python. DuckDB reads the files itself (plain,
 
 - :func:`find_logs` turns ``FILE|DIR|GLOB ...`` into the log files (a directory's ``*.jsonl*``,
   lock files of rotating logs left out; gzip data recognised by its first bytes).
-- :func:`connect` opens an in-memory DuckDB with the two views over those files.
+- :func:`connect` opens an in-memory DuckDB with the two views over those files (``runs``
+  built one of two ways, :data:`RUNS_PLANS`, the same rows either way).
+- :func:`bound_memory` holds a connection to a memory limit that does not grow with the logs
+  (``chainsink query``), spilling to a directory past it.
 - :data:`EVENT_COLUMNS` and :data:`RUN_COLUMNS` say what the views hold.
 - :class:`chainsink.cost.Pricer` (the user's prices, then the price table) is the cost function
   :func:`connect` registers for ``runs.cost``.
@@ -247,12 +250,52 @@ def _kinds(kinds: Iterable[str]) -> str:
     return ", ".join(map(_literal, sorted(kinds)))
 
 
-def _runs_sql(cost: bool) -> str:
-    closing = _kinds(END_KINDS | ERROR_KINDS)
+#: What ``runs`` keeps of a run's first start record (``s_*``), and of its first closing record
+#: (``e_*``), from the columns of the ``records`` step of :func:`_runs_sql`.
+_START_KEPT = ("parent_run_id", "trace_id", "name", "run_type", "tags", "metadata", "ts",
+               "provider")
+_END_KEPT = ("event", "parent_run_id", "trace_id", "name", "run_type", "tags", "metadata", "ts",
+             "duration_ms", "error_type", "error_message", "interrupted", "aborted", "model",
+             "usage", "provider")
+
+
+#: How :func:`connect` builds ``runs`` (the same rows either way): ``hash`` (one GROUP BY: the
+#: fastest; a query that keeps the text of every run, ``select *`` of a large log, holds it all
+#: in memory) or ``sort`` (windows over the records sorted by run: slower, but every step
+#: spills to disk past the memory limit).
+RUNS_PLANS = ("hash", "sort")
+
+
+def _runs_sql(cost: bool, plan: str = "hash") -> str:
     errors = _kinds(ERROR_KINDS)
     # the first start and the first closing record of each run (a repeated end is ignored,
-    # as chainsink export does); records without a time sort last
+    # as chainsink export does); records without a time sort last. A record without a usable
+    # run_id (NULL) keeps its starts and its closing records apart, as a join on run_id would.
     last = "coalesce(ts, TIMESTAMP '9999-12-31')"
+    if plan == "hash":
+        # One scan and one GROUP BY, one aggregate per column kept (not a STRUCT of them all):
+        # DuckDB drops the aggregates a query does not use (``metadata``, ``tags``... when not
+        # asked for), so the state per run stays small. arg_min_null keeps NULL values (what
+        # the record held); every aggregate of the start (or the closing) records sees the
+        # same rows in the same order, so all of them take the same record, ties included.
+        kept = [f"arg_min_null({c}, k) FILTER (WHERE is_start) AS s_{c}" for c in _START_KEPT]
+        kept += [f"arg_min_null({c}, k) FILTER (WHERE NOT is_start) AS e_{c}"
+                 for c in _END_KEPT]
+        grouped = (f"SELECT run_id,\n    {', '.join(kept)}\n  FROM records "
+                   "GROUP BY run_id, CASE WHEN run_id IS NULL THEN is_start END")
+    elif plan == "sort":
+        # The first start and the first closing record of each run (by a window), then the
+        # closing record's values beside the start's (the next row of the run), one row a run
+        starts = ", ".join(f"CASE WHEN is_start THEN {c} END AS s_{c}" for c in _START_KEPT)
+        ends = ", ".join(f"CASE WHEN is_start THEN lead({c}) OVER run ELSE {c} END AS e_{c}"
+                         for c in _END_KEPT)
+        grouped = (f"SELECT run_id, {starts}, {ends}\n  FROM (SELECT * FROM records QUALIFY "
+                   "row_number() OVER (PARTITION BY run_id, is_start ORDER BY k) = 1)\n"
+                   "  WINDOW run AS (PARTITION BY run_id, CASE WHEN run_id IS NULL THEN "
+                   "is_start END ORDER BY is_start DESC)\n"
+                   "  QUALIFY row_number() OVER run = 1")
+    else:
+        raise ValueError(f"runs plan {plan!r}: expected one of {', '.join(RUNS_PLANS)}")
     # COST HOOK: the one place a run's cost is filled in (NULL without a cost function);
     # the function is called for model runs only
     cost_sql = (f"CASE WHEN model IS NOT NULL AND usage IS NOT NULL THEN "
@@ -260,45 +303,44 @@ def _runs_sql(cost: bool) -> str:
                 else "CAST(NULL AS DOUBLE)")
     return f"""
 CREATE TEMP VIEW runs AS
-WITH starts AS (
-  SELECT run_id, arg_min(struct_pack(parent_run_id, trace_id, name, run_type, tags, metadata,
-                                     ts), {last}) AS s
-  FROM events WHERE event IN ({_kinds(START_KINDS)}) GROUP BY run_id
-), ends AS (
-  SELECT run_id, arg_min(struct_pack(event, parent_run_id, trace_id, name, run_type, tags,
-                                     metadata, ts, duration_ms, error, interrupted, aborted,
-                                     model, usage), {last}) AS e
-  FROM events WHERE event IN ({closing}) GROUP BY run_id
+WITH records AS (
+  SELECT run_id, event, event IN ({_kinds(START_KINDS)}) AS is_start, ts, {last} AS k,
+    parent_run_id, trace_id, name, run_type, tags, metadata, duration_ms,
+    error ->> '$.type' AS error_type, error ->> '$.message' AS error_message,
+    interrupted, aborted, model, usage, {_provider("metadata")} AS provider
+  FROM events WHERE event IN ({_kinds(START_KINDS | END_KINDS | ERROR_KINDS)})
+), grouped AS (
+  {grouped}
 ), joined AS (
   SELECT
     run_id,
-    coalesce(s.parent_run_id, e.parent_run_id) AS parent_run_id,
-    coalesce(s.trace_id, e.trace_id, run_id) AS trace_id,
-    coalesce(s.name, e.name) AS name,
-    coalesce(s.run_type, e.run_type) AS run_type,
-    coalesce(s.tags, e.tags) AS tags,
-    coalesce(s.metadata, e.metadata) AS metadata,
-    coalesce(s.ts, e.ts - to_microseconds(CAST(round(e.duration_ms * 1000) AS BIGINT)))
+    coalesce(s_parent_run_id, e_parent_run_id) AS parent_run_id,
+    coalesce(s_trace_id, e_trace_id, run_id) AS trace_id,
+    coalesce(s_name, e_name) AS name,
+    coalesce(s_run_type, e_run_type) AS run_type,
+    coalesce(s_tags, e_tags) AS tags,
+    coalesce(s_metadata, e_metadata) AS metadata,
+    coalesce(s_ts, e_ts - to_microseconds(CAST(round(e_duration_ms * 1000) AS BIGINT)))
       AS start_time,
-    e.ts AS end_time,
-    coalesce(e.duration_ms,
-             date_diff('microsecond', s.ts, e.ts) / 1000.0) AS duration_ms,
+    e_ts AS end_time,
+    coalesce(e_duration_ms,
+             date_diff('microsecond', s_ts, e_ts) / 1000.0) AS duration_ms,
     CASE
-      WHEN e.event IS NULL THEN 'open'
-      WHEN e.event IN ({errors}) THEN
-        CASE WHEN e.aborted THEN 'aborted' WHEN e.interrupted THEN 'interrupted'
+      WHEN e_event IS NULL THEN 'open'
+      WHEN e_event IN ({errors}) THEN
+        CASE WHEN e_aborted THEN 'aborted' WHEN e_interrupted THEN 'interrupted'
              ELSE 'error' END
       ELSE 'ok'
     END AS status,
-    CASE WHEN e.event IN ({errors}) THEN e.error ->> '$.type' END AS error_type,
-    CASE WHEN e.event IN ({errors}) THEN e.error ->> '$.message' END AS error_message,
-    e.model AS model,
-    e.usage.input_tokens AS input_tokens,
-    e.usage.output_tokens AS output_tokens,
-    e.usage.total_tokens AS total_tokens,
-    e.usage AS usage,
-    coalesce({_provider("e.metadata")}, {_provider("s.metadata")}) AS provider
-  FROM starts FULL OUTER JOIN ends USING (run_id)
+    CASE WHEN e_event IN ({errors}) THEN e_error_type END AS error_type,
+    CASE WHEN e_event IN ({errors}) THEN e_error_message END AS error_message,
+    e_model AS model,
+    e_usage.input_tokens AS input_tokens,
+    e_usage.output_tokens AS output_tokens,
+    e_usage.total_tokens AS total_tokens,
+    e_usage AS usage,
+    coalesce(e_provider, s_provider) AS provider
+  FROM grouped
 )
 SELECT {_runs_select()}, {cost_sql} AS cost FROM joined
 """
@@ -316,7 +358,7 @@ def _runs_select() -> str:
 
 
 def connect(files: list[str], *, cost: CostFunction | None = None,
-            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+            threads: int | None = None, runs: str = "hash") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the ``events`` and ``runs`` views over ``files``.
 
     Args:
@@ -327,9 +369,12 @@ def connect(files: list[str], *, cost: CostFunction | None = None,
             :data:`EXACT_COST_FUNCTION`, and used for ``runs.cost``. Without it ``cost`` is
             NULL. This is where read-time pricing plugs in.
         threads: DuckDB's worker threads (default: DuckDB's, one per core).
+        runs: How the ``runs`` view is built (:data:`RUNS_PLANS`): ``hash`` (the default,
+            the fastest) or ``sort`` (spills to disk at any size). The rows are the same.
 
     Raises:
         NoDuckDB: DuckDB is not installed.
+        ValueError: No files, or ``runs`` names no plan.
         duckdb.Error: A file could not be read.
     """
     require_duckdb()
@@ -338,6 +383,8 @@ def connect(files: list[str], *, cost: CostFunction | None = None,
 
     if not files:
         raise ValueError("no log files")
+    if runs not in RUNS_PLANS:
+        raise ValueError(f"runs plan {runs!r}: expected one of {', '.join(RUNS_PLANS)}")
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     if threads:
@@ -357,8 +404,50 @@ def connect(files: list[str], *, cost: CostFunction | None = None,
                             null_handling=special, side_effects=False)
         con.create_function(EXACT_COST_FUNCTION, exact, args,  # type: ignore[arg-type]
                             "DECIMAL(38, 18)", null_handling=special, side_effects=False)
-    con.execute(_runs_sql(cost is not None))
+    con.execute(_runs_sql(cost is not None, runs))
     return con
+
+
+#: DuckDB's memory for ``chainsink query``: a base for the query's own state (hash tables,
+#: sorts: they spill past the limit) and, per worker thread, what its JSON reader holds (two
+#: buffers of 32 MiB, whatever the size of the logs). See :func:`bound_memory`.
+QUERY_MEMORY_BASE = 96 * 1000 * 1000
+QUERY_MEMORY_PER_THREAD = 64 * 1000 * 1000
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection, spill: str) -> int:
+    """Hold ``con`` to a memory limit that does not grow with the logs, spilling to the
+    (private, empty) directory ``spill`` past it: :data:`QUERY_MEMORY_BASE` plus
+    :data:`QUERY_MEMORY_PER_THREAD` per DuckDB thread, never more than DuckDB's own default
+    (80% of RAM). The limit set, in bytes.
+
+    A query that needs more than the limit in memory at once (one that cannot spill) fails
+    with ``duckdb.OutOfMemoryException``: run it again on a connection without this limit.
+    """
+    row = con.execute("SELECT current_setting('threads'), "
+                      "(SELECT value FROM duckdb_settings() WHERE name = 'memory_limit')"
+                      ).fetchone()
+    threads = int(row[0]) if row and row[0] else 1
+    limit = QUERY_MEMORY_BASE + QUERY_MEMORY_PER_THREAD * max(threads, 1)
+    default = _bytes(str(row[1])) if row and row[1] is not None else None
+    if default is not None and default > 0:
+        limit = min(limit, default)
+    con.execute(f"SET memory_limit = '{int(limit)}B'")
+    con.execute("SET temp_directory = $d", {"d": spill})
+    return limit
+
+
+def _bytes(text: str) -> int | None:
+    """A DuckDB size setting (``18.8 GiB``, ``256.0 MiB``, ``500MB``) in bytes, or None."""
+    units = {"B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    raw = text.strip().upper().replace(" ", "")
+    digits = raw.rstrip("ABEGIKMTYS")
+    unit = raw[len(digits):] or "B"
+    try:
+        return int(float(digits) * units[unit])
+    except (KeyError, ValueError):
+        return None
 
 
 def _null_safe(cost: CostFunction) -> Callable[..., Decimal | None]:

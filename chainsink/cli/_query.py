@@ -6,6 +6,7 @@ import argparse
 import datetime as _dt
 import decimal
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ from chainsink.cli._common import (
 
 if TYPE_CHECKING:
     import duckdb
+
+    from chainsink.cli._duck import CostFunction
 
 FORMATS = ("table", "csv", "json")
 #: Rows a table shows; past this many, use LIMIT or --format csv/json (which stream).
@@ -52,7 +55,10 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
                     "one that fails on the data or files exits 1. "
                     "FILE may be a log (plain, rotated, .gz), a directory (its *.jsonl* files) "
                     "or a glob; all are read as one. Lines that are not chainsink records are "
-                    "skipped without a warning (chainsink stats reports them).")
+                    "skipped without a warning (chainsink stats reports them). DuckDB works "
+                    "within a memory limit that does not grow with the logs, spilling to a "
+                    "temporary directory; a query that still runs out of memory runs again "
+                    "without it.")
     p.add_argument("sql", metavar="SQL",
                    help='the query, e.g. "select model, sum(total_tokens) from runs group by 1"')
     p.add_argument("files", nargs="+", metavar="FILE|DIR",
@@ -76,7 +82,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``chainsink query``; return the exit code."""
     # DuckDB is imported here, not at the top: `chainsink --help` does not pay for it
-    from chainsink.cli._duck import NoDuckDB, connect, find_logs, require_duckdb
+    from chainsink.cli._duck import NoDuckDB, find_logs, require_duckdb
     from chainsink.cost import Pricer
 
     try:
@@ -84,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
     except NoDuckDB as exc:
         say(str(exc))
         return EXIT_NO_INPUT
-    import duckdb
 
     files, problems = find_logs(args.files)
     for problem in problems:
@@ -92,26 +97,61 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise InputError("no log files to query")
     cost = Pricer(getattr(args, "user_prices", None))
-    con = connect(files, cost=cost)
     try:
-        try:
-            result = _Result(con.execute(args.sql))
-        except duckdb.Error as exc:
-            return _failed(exc)
-        try:
-            if args.format == "table":
-                _table(result)
-            elif args.format == "csv":
-                _csv(result)
-            else:
-                _json(result)
-        except duckdb.Error as exc:  # most errors arise as the rows are read
-            return _failed(exc)
+        with tempfile.TemporaryDirectory(prefix="chainsink-query-") as spill:
+            code = _run_sql(args.sql, files, args.format, cost, spill)
     finally:
-        con.close()
         cost_note(cost)
     sys.stdout.flush()
-    return EXIT_OK
+    return code
+
+
+#: How a query is tried, in turn, while it runs out of memory before a row is written: the
+#: ``runs`` view's plan (:data:`chainsink.cli._duck.RUNS_PLANS`) and whether DuckDB is held to
+#: the memory limit of :func:`chainsink.cli._duck.bound_memory`.
+ATTEMPTS = (("hash", True), ("sort", True), ("hash", False))
+
+
+def _run_sql(sql: str, files: list[str], fmt: str, cost: CostFunction, spill: str) -> int:
+    """Run ``sql`` over ``files`` and write its rows in format ``fmt``; the exit code.
+
+    Memory stays flat as logs grow: DuckDB works within a limit that does not depend on them
+    (:func:`chainsink.cli._duck.bound_memory`), spilling to ``spill`` past it; the ``runs``
+    view keeps little per run (only the columns the query uses). A query that runs out of
+    memory before a row is written is run again (:data:`ATTEMPTS`): with the ``runs`` view
+    built by sorting (which spills at any size: a query that keeps the text of every run),
+    then without the limit.
+    """
+    import duckdb
+
+    from chainsink.cli._duck import bound_memory, connect
+
+    for plan, bounded in ATTEMPTS:
+        if plan != "hash" and "runs" not in sql.lower():
+            continue  # the view is not used: its plan changes nothing
+        con = connect(files, cost=cost, runs=plan)
+        try:
+            if bounded:
+                bound_memory(con, spill)
+            try:
+                result = _Result(con.execute(sql))
+            except duckdb.Error as exc:
+                if bounded and isinstance(exc, duckdb.OutOfMemoryException):
+                    continue  # nothing written yet: try the next way
+                return _failed(exc)
+            try:
+                if fmt == "table":
+                    _table(result)
+                elif fmt == "csv":
+                    _csv(result)
+                else:
+                    _json(result)
+            except duckdb.Error as exc:  # errors may arise as the rows are read
+                return _failed(exc)
+            return EXIT_OK
+        finally:
+            con.close()
+    return EXIT_NO_INPUT  # not reached: the last attempt, unbounded, returns
 
 
 def _failed(exc: Exception) -> int:
@@ -135,9 +175,17 @@ class _Result:
         description = cursor.description or []
         self.columns = [str(d[0]) for d in description]
         self.types = [str(d[1]) for d in description]
+        # the first rows are read now, before anything is written: a query that fails early
+        # (out of memory, bad data) fails here
+        self._head = cursor.fetchmany(_BATCH) if self.columns else []
 
     def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
-        return self.cursor.fetchmany(size) if self.columns else []
+        if not self.columns:
+            return []
+        rows, self._head = self._head[:size], self._head[size:]
+        if len(rows) < size:
+            rows += self.cursor.fetchmany(size - len(rows))
+        return rows
 
 
 def _batches(result: _Result) -> Iterator[list[tuple[Any, ...]]]:

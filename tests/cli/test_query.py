@@ -492,3 +492,113 @@ def test_without_the_extra_cost_is_null_with_one_note(tmp_path: Path) -> None:
                      workloads.CHAT_MODEL_NAME: None}
     done = run_cli("query", "select count(*) as n from runs", log, cwd=tmp_path, env=env)
     assert done.returncode == 0 and done.stderr == ""
+
+
+# -- memory: flat as logs grow ------------------------------------------------------------------
+
+#: Records a run view must read as the join of first starts and first closing records did: a
+#: run id that is not a string (NULL: its start and its end stay two runs), a start repeated,
+#: an error then an end (the first closing record decides), a record without a time (sorts
+#: last), an end without a start, a start without an end, a bad time, an aborted error.
+ODD_RUNS = """\
+{"v":1,"ts":"2026-01-01T00:00:00.000000Z","event":"chain_start","run_id":5,"name":"numeric"}
+{"v":1,"ts":"2026-01-01T00:00:01.000000Z","event":"chain_end","run_id":5,"name":"numeric-end"}
+{"v":1,"ts":"2026-01-01T00:00:00.000000Z","event":"chain_start","run_id":"a","name":"a","tags":["x"],"metadata":{"k":1}}
+{"v":1,"ts":"2026-01-01T00:00:00.000000Z","event":"chain_start","run_id":"a","name":"a","tags":["x"],"metadata":{"k":1}}
+{"v":1,"ts":"2026-01-01T00:00:02.000000Z","event":"chain_error","run_id":"a","error":{"type":"ValueError","message":"boom"},"interrupted":true}
+{"v":1,"ts":"2026-01-01T00:00:03.000000Z","event":"chain_end","run_id":"a"}
+{"v":1,"event":"llm_end","run_id":"b","model":"m","usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15},"metadata":{"ls_provider":"openai"}}
+{"v":1,"ts":"2026-01-01T00:00:05.000000Z","event":"llm_start","run_id":"b","name":"b","metadata":{"ls_provider":"anthropic"}}
+{"v":1,"ts":"2026-01-01T00:00:05.000000Z","event":"llm_end","run_id":"c","model":"m","usage":{"total_tokens":15,"input_token_details":{"cache_read":4}},"duration_ms":250}
+{"v":1,"ts":"2026-01-01T00:00:06.000000Z","event":"llm_new_token","run_id":"d","token":"x"}
+{"v":1,"ts":"2026-01-01T00:00:07.000000Z","event":"tool_start","run_id":"e","parent_run_id":"a","trace_id":"a","name":"t"}
+{"v":1,"ts":"bad","event":"tool_end","run_id":"e","name":"t2"}
+{"v":1,"ts":"2026-01-01T00:00:08.000000Z","event":"chain_error","run_id":"f","aborted":true,"error":{"message":"gone"}}
+{"v":1,"ts":"2026-01-01T00:00:09.000000Z","event":"chain_start","run_id":"g","name":"open"}
+"""
+
+
+def _all_runs(files: list[str], runs: str) -> list[tuple[Any, ...]]:
+    from chainsink.cli._duck import connect
+
+    con = connect(files, cost=lambda *_: 1.0, runs=runs)
+    try:
+        return sorted(con.execute("select * from runs").fetchall(), key=repr)
+    finally:
+        con.close()
+
+
+def test_runs_plans_give_the_same_rows(log: Log, aborted_log: Path, tmp_path: Path) -> None:
+    """The ``runs`` view built by sorting (the plan that spills at any size) holds the same
+    rows as the one built by hashing (the default), odd records included."""
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(ODD_RUNS)
+    files = [str(log.path), str(aborted_log), str(odd)]
+    hashed = _all_runs(files, "hash")
+    assert hashed == _all_runs(files, "sort")
+    assert len(hashed) == len(log.runs) + 8 + len(query("select 1 from runs", aborted_log))
+    rows = {r["run_id"]: r for r in query("select * from runs", odd)}
+    assert (rows["a"]["status"], rows["a"]["error_type"], rows["a"]["tags"]) == (
+        "interrupted", "ValueError", ["x"])
+    assert rows["b"]["name"] == "b" and rows["b"]["end_time"] is None
+    assert rows["g"]["status"] == "open" and rows["f"]["status"] == "aborted"
+    assert "d" not in rows
+    assert query("select count(*) as n from runs where run_id is null", odd) == [{"n": 2}]
+
+
+def test_a_query_keeps_only_the_run_columns_it_uses(log: Log) -> None:
+    """Per run, DuckDB keeps what the query uses: tokens and cost per model do not hold the
+    runs' metadata, tags or names in memory (what made memory grow with the logs)."""
+    from chainsink.cli._duck import connect
+
+    con = connect([str(log.path)], cost=lambda *_: 1.0)
+    try:
+        plan = "\n".join(str(row[-1]) for row in con.execute(
+            "explain select model, count(*), sum(total_tokens), sum(cost) from runs "
+            "group by 1").fetchall())
+    finally:
+        con.close()
+    assert 0 < plan.count("arg_min_null(") <= 5, plan
+    for heavy in ("s_metadata", "e_metadata", "s_tags", "e_tags", "s_name", "e_name"):
+        assert heavy not in plan, heavy
+
+
+def test_memory_is_bounded_with_a_private_spill_directory(log: Log, tmp_path: Path) -> None:
+    """``query`` holds DuckDB to a memory limit that does not depend on the logs (a base and
+    a share per thread) and spills to a directory of its own."""
+    from chainsink.cli import _duck
+
+    con = _duck.connect([str(log.path)])
+    try:
+        con.execute("SET threads = 3")
+        limit = _duck.bound_memory(con, str(tmp_path))
+        assert limit == _duck.QUERY_MEMORY_BASE + 3 * _duck.QUERY_MEMORY_PER_THREAD
+        got = con.execute("select current_setting('memory_limit'), "
+                          "current_setting('temp_directory')").fetchone()
+        assert got is not None and got[1] == str(tmp_path)
+        assert _duck._bytes(str(got[0])) == pytest.approx(limit, rel=0.01)
+    finally:
+        con.close()
+
+
+def test_out_of_memory_is_run_again_with_the_same_answer(log: Log, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A query that runs out of memory within the limit before a row is written runs again
+    (the runs view by sorting, then without the limit): the same rows, nothing said twice."""
+    from chainsink.cli import _duck, _query
+
+    sql = "select * from runs order by run_id"
+    expected = query(sql, log.path)
+    tried: list[str] = []
+    real = _duck.connect
+
+    def connect(files: list[str], **kwargs: Any) -> Any:
+        tried.append(kwargs.get("runs", "hash"))
+        return real(files, **kwargs)
+
+    monkeypatch.setattr(_duck, "connect", connect)
+    monkeypatch.setattr(_duck, "QUERY_MEMORY_BASE", 1_000_000)  # far too little
+    monkeypatch.setattr(_duck, "QUERY_MEMORY_PER_THREAD", 0)
+    assert query(sql, log.path) == expected
+    assert tried == [plan for plan, _ in _query.ATTEMPTS]
