@@ -12,15 +12,29 @@ a service builds them once) and closed at the end of the timed block, so close-t
 is counted; building them is not.
 
 Usage:
-    python bench/bench_handlers.py                 # full run, a few minutes
-    python bench/bench_handlers.py --quick         # smoke run, about a minute
+    python bench/bench_handlers.py                 # full run, several minutes
+    python bench/bench_handlers.py --quick         # smoke run, a few minutes
+    python bench/bench_handlers.py --quick --no-reading --no-startup   # handlers only
     python bench/bench_handlers.py --rounds 40 --json results.json
     python bench/bench_handlers.py --only 'cs_file_*' lc_console --workloads sync_stream
     python bench/bench_handlers.py --list
 
 Prints a table (workload x candidate: median ratio [min-max]), the overhead per event in
-microseconds, then a TARGETS section with PASS/FAIL per target. Exits 0 whatever the targets
-say (it is a report); non-zero only if something crashed.
+microseconds, then a TARGETS section with PASS/FAIL per target of issue 17, on the medians of
+the overheads per event (see ``RULES``): 1, the default processors add at most 30% to
+``processors=()``, and no chainsink file output holds any of the secrets the ``secrets``
+workload plants (issue 8's payloads; checked on the warm-up run); 2, the JSONL handler within
+1.20x of the hand-rolled fast path; 3, ahead of every peer (half of ConsoleCallbackHandler, a
+third of OpenInference's tracer; the OpenTelemetry handler half of it); 4, the logger handlers
+within 1.3x of their library's floor on ``batch_threaded`` and ``agent``. Rows 5 (start-up)
+and 6 (reading at scale) come from ``bench_startup.py`` and ``bench_query.py``, run as child
+processes after the rounds (``--quick`` makes them short; ``--no-startup``/``--no-reading``
+turn them off; with ``--only`` or ``--workloads`` they run only when asked for with
+``--startup``/``--reading``). A ROOM section then sets each failing comparison against two
+floors of the same run, to show whether any handler could meet it here.
+
+Exits 0 whatever the targets say (it is a report); non-zero only if something crashed or a
+child benchmark failed.
 """
 
 from __future__ import annotations
@@ -38,14 +52,15 @@ import random
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,7 +76,7 @@ from langchain_core.tracers.stdout import ConsoleCallbackHandler
 import chainsink
 from chainsink._jsonable import dumps as cs_dumps
 from chainsink._schema import EVENT_KINDS
-from chainsink.processors._redact import DEFAULT_KEYS, DEFAULT_PATTERNS
+from chainsink.processors import DEFAULT_PATTERNS, Redactor
 
 # --------------------------------------------------------------------------------------------
 # Reference handlers (not products): what a do-nothing handler and hand-rolled loggers cost
@@ -172,8 +187,11 @@ for _kind in ("chain_start", "chain_end", "chat_model_start", "llm_start", "llm_
     setattr(OrjsonMinimalHandler, f"on_{_kind}", _minimal(_kind))
 
 
+#: chainsink's own secret check: whether serialized JSON holds a secret-looking value or a value
+#: under a secret key (the bytes scan a ``Redactor`` decides by before its slow path).
+_CHECK: Callable[[bytes], bool] = Redactor()._has_secret  # noqa: SLF001
+#: The fallback on a hit: the value patterns masked (chainsink's slow path masks keys too).
 _SECRET_VALUES = re.compile("|".join(f"(?:{p})" for p in DEFAULT_PATTERNS).encode())
-_SECRET_WORDS = tuple(k.encode() for k in DEFAULT_KEYS if k != "token")
 _ts_cache: dict[int, bytes] = {}
 
 
@@ -193,8 +211,10 @@ class FastPathJsonlHandler(BaseCallbackHandler):
     bench/README.md. The same schema-v1 lines (payloads serialized by chainsink's own
     ``_jsonable.dumps``), but the run's constant keys (ids, depth, name, run type, tags,
     metadata) are serialized once per run, a streamed token's line is bytes concatenation, the
-    time is formatted once a second, and the secret check is a case-sensitive value regex plus
-    substring tests on the line (a hit would take the slow path; none occurs here)."""
+    time is formatted once a second, and the secret check is chainsink's own: the bytes scan of
+    ``Redactor`` (``_has_secret``) on each payload's JSON, on the run's constant keys and on
+    each token. On a hit it masks the value patterns (chainsink's slow path would mask the
+    secret keys' values too): a line with every payload and the same secret check."""
 
     run_inline = True
 
@@ -208,11 +228,12 @@ class FastPathJsonlHandler(BaseCallbackHandler):
             f.write(b"".join(self.pending))
         self.pending = []
 
-    def _check(self, line: bytes) -> bytes:
-        low = line.lower()
-        if _SECRET_VALUES.search(line) or any(w in low for w in _SECRET_WORDS):
-            return _SECRET_VALUES.sub(b"***", line)  # the real slow path would mask keys too
-        return line
+    def _check(self, blob: bytes) -> bytes:
+        """A JSON object's members (``blob`` without its braces), through the fallback when
+        chainsink's check finds a secret in it."""
+        if _CHECK(blob):
+            blob = _SECRET_VALUES.sub(b"***", blob)
+        return blob[1:-1]
 
     def _start(self, kind: str, run_id: Any, parent: Any, name: str, run_type: str,
                tags: Any, metadata: Any, payload: dict[str, Any]) -> None:
@@ -221,12 +242,12 @@ class FastPathJsonlHandler(BaseCallbackHandler):
         prefix = self._check(cs_dumps({
             "run_id": run_id, "parent_run_id": parent, "trace_id": trace, "depth": depth,
             "name": name, "run_type": run_type, "tags": tags or [],
-            "metadata": metadata or {}})[1:-1])
+            "metadata": metadata or {}}))
         self.runs[run_id] = (prefix, trace, depth, time.perf_counter())
         self._line(kind, prefix, payload)
 
     def _line(self, kind: str, prefix: bytes, payload: dict[str, Any]) -> None:
-        body = self._check(cs_dumps(payload)[1:-1])
+        body = self._check(cs_dumps(payload))
         self.pending.append(b'{"v":1,"ts":"%s","event":"%s",%s,%s}\n'
                             % (_ts(), kind.encode(), prefix, body))
 
@@ -265,7 +286,7 @@ class FastPathJsonlHandler(BaseCallbackHandler):
                          **kw: Any) -> None:
         run = self.runs.get(run_id)
         text = orjson.dumps(token)
-        if _SECRET_VALUES.search(text):
+        if _CHECK(text):
             text = b'"***"'
         self.pending.append(b'{"v":1,"ts":"%s","event":"llm_new_token",%s,"token":%s}\n'
                             % (_ts(), run[0] if run else b'"run_id":null', text))
@@ -569,6 +590,8 @@ class Bench:
         self.root = root
         self.blocks = 0
         self.written = 0  # bytes the last block left in its files
+        self.keep = False  # whether to keep the next blocks' files in ``outputs``
+        self.outputs: dict[str, bytes] = {}  # file name -> content, of the last block kept
 
     def cpu_per_run(self, cand: Candidate, work: Workload, runs: int) -> float:
         self.blocks += 1
@@ -588,7 +611,10 @@ class Bench:
                 raise
             manager.__exit__(None, None, None)  # closing (final flush) is timed
             spent = time.process_time() - start
-            self.written = sum(f.stat().st_size for f in d.iterdir() if f.is_file())
+            files = sorted(f for f in d.iterdir() if f.is_file())
+            self.written = sum(f.stat().st_size for f in files)
+            if self.keep:
+                self.outputs = {f.name: f.read_bytes() for f in files}
             return spent / runs
         finally:
             shutil.rmtree(d, ignore_errors=True)
@@ -686,100 +712,250 @@ def print_tables(out: Any, results: dict[str, Any], cands: list[Candidate],
         print(f"  {c.name.ljust(width)}{c.title}", file=out)
 
 
-def jsonl_limit(work: Workload) -> float:
-    """The JSONL target for a workload: 1.20x no handler when async, 1.15x when sync."""
-    return 1.20 if work.is_async else 1.15
+#: Issue 17's handler targets, on the per-event overheads (medians, microseconds of CPU).
+#: 1: the default processors (redaction, truncation) add at most this share to processors=().
+REDACTION_EXTRA = 0.30
+#: 2: the JSONL handler within this factor of the hand-rolled fast path (the same records and
+#: the same secret check), on every workload.
+FLOOR_FACTOR = 1.20
+#: 3: ahead of every peer: the JSONL handler at most this share of ConsoleCallbackHandler's
+#: overhead and of OpenInference's divided by OI_DIVISOR; the OpenTelemetry handler at most
+#: OTEL_SHARE of OpenInference's.
+CONSOLE_SHARE = 0.5
+OI_DIVISOR = 3
+OTEL_SHARE = 0.5
+#: 4: each logger handler within this factor of its logging library's floor, on these workloads.
+LOGGER_FLOOR_FACTOR = 1.3
+LOGGER_WORKLOADS = ("batch_threaded", "agent")
 
 
-def targets(results: dict[str, Any], cands: list[Candidate],
-            works: list[Workload]) -> list[dict[str, Any]]:
-    """Evaluate the issue's targets on the medians."""
+class Rule(NamedTuple):
+    """One comparison target: d(candidate) <= factor * d(reference) on each workload, where
+    d() is the median overhead per event; skipped where either did not run."""
+
+    number: str
+    label: str
+    candidate: str
+    reference: str
+    factor: float
+    workloads: tuple[str, ...] | None = None  # None: every workload run
+    percent: bool = False  # show the excess over the reference as +N%, else as a ratio
+
+
+RULES = (
+    Rule("1", f"redaction <= +{REDACTION_EXTRA:.0%} over processors=()", "cs_file_jsonl",
+         "cs_file_jsonl_noproc", 1 + REDACTION_EXTRA, percent=True),
+    Rule("2", f"near the floor: cs_file_jsonl <= {FLOOR_FACTOR:.2f}x ref_fastpath_jsonl",
+         "cs_file_jsonl", "ref_fastpath_jsonl", FLOOR_FACTOR),
+    Rule("3", f"cs_file_jsonl <= {CONSOLE_SHARE:.2f}x lc_console", "cs_file_jsonl",
+         "lc_console", CONSOLE_SHARE),
+    Rule("3", f"cs_file_jsonl <= {PEER} / {OI_DIVISOR}", "cs_file_jsonl", PEER, 1 / OI_DIVISOR),
+    Rule("3", f"cs_otel <= {OTEL_SHARE:.2f}x {PEER}", "cs_otel", PEER, OTEL_SHARE),
+    *(Rule("4", f"{name} <= {LOGGER_FLOOR_FACTOR:.2f}x {floor}", name, floor,
+           LOGGER_FLOOR_FACTOR, LOGGER_WORKLOADS) for name, floor in LOGGER_FLOORS.items()),
+)
+
+
+def median_delta(results: dict[str, Any], workload: str, name: str) -> float | None:
+    """The median overhead per event of candidate ``name`` on ``workload``, None if it did not
+    run there."""
+    values = results["workloads"].get(workload, {}).get("delta_us_per_event", {}).get(name)
+    return statistics.median(values) if values else None
+
+
+def targets(results: dict[str, Any], works: list[Workload],
+            rules: tuple[Rule, ...] = RULES) -> list[dict[str, Any]]:
+    """Evaluate the comparison targets (issue 17, rows 1-4) on the medians of the per-event
+    overheads: one verdict per rule and workload where both of its candidates ran."""
     found: list[dict[str, Any]] = []
-    ratios = {n: results["workloads"][n]["ratios"] for n in (w.name for w in works)}
-
-    def med(name: str, work: str) -> float | None:
-        values = ratios[work].get(name)
-        return statistics.median(values) if values else None
-
-    for w in works:
-        limit = jsonl_limit(w)
-        m = med("cs_file_jsonl", w.name)
-        if m is None:
-            continue
-        found.append({"target": f"JSONL file handler <= {limit:.2f}x no handler "
-                                f"({'async' if w.is_async else 'sync'}: {w.name})",
-                      "pass": m <= limit, "detail": f"{cell(ratios[w.name]['cs_file_jsonl'])}"})
-    for c in cands:
-        if c.group != "chainsink":
-            continue
-        parts, ok, any_ = [], True, False
+    for rule in rules:
         for w in works:
-            mine, console = med(c.name, w.name), med("lc_console", w.name)
-            if mine is None or console is None:
+            if rule.workloads is not None and w.name not in rule.workloads:
                 continue
-            any_ = True
-            ok &= mine < console
-            parts.append(f"{w.name} {mine:.2f} {'<' if mine < console else '>='} {console:.2f}")
-        if any_:
-            label = " (the detailed console, which shows more)" if (
-                c.name == "cs_stdout_detailed") else ""
-            found.append({"target": f"{c.name} cheaper than ConsoleCallbackHandler{label}",
-                          "pass": ok, "detail": "; ".join(parts)})
-    for w in works:  # and cheaper than the OpenTelemetry peer, when it ran
-        mine, peer = med("cs_file_jsonl", w.name), med(PEER, w.name)
-        if mine is not None and peer is not None:
-            found.append({"target": f"JSONL file handler cheaper than {PEER} ({w.name})",
-                          "pass": mine < peer, "detail": f"{mine:.2f} vs {peer:.2f}"})
+            if rule.workloads is None and w.secrets:
+                continue  # every record there is masked: see masking_cost()
+            spent = median_delta(results, w.name, rule.candidate)
+            ref = median_delta(results, w.name, rule.reference)
+            if spent is None or ref is None:
+                continue
+            allowed = rule.factor * ref
+            if ref <= 0:
+                excess = "n/a"
+            elif rule.percent:
+                excess = f"{(spent / ref - 1) * 100:+.0f}%"
+            else:
+                excess = f"{spent / ref:.2f}x"
+            found.append({"target": f"{rule.number} {rule.label} ({w.name})",
+                          "pass": spent <= allowed,
+                          "detail": f"{spent:.1f} us vs {ref:.1f} us ({excess})",
+                          "workload": w.name, "candidate": rule.candidate,
+                          "reference": rule.reference, "factor": rule.factor,
+                          "spent": spent, "ref": ref, "allowed": allowed})
     return found
 
 
-def room(results: dict[str, Any], works: list[Workload]) -> list[dict[str, Any]]:
-    """How much CPU per event each target leaves chainsink, next to what recording costs.
-
-    For the JSONL target: the target's ratio minus a do-nothing handler's (LangChain's own
-    dispatch). For "cheaper than ConsoleCallbackHandler" with a logger handler: the console's
-    overhead minus that logger's library floor (``ref_*_floor``: the library alone). Both are
-    set against two floors measured in the same run, each minus the do-nothing handler:
-    ``ref_orjson_min``, a payload-less line per event (a room smaller than that is beyond any
-    handler writing a line per event), and ``ref_fastpath_jsonl``, the hand-rolled JSONL
-    prototype that writes every payload with a lighter secret check (a room smaller than that
-    is beyond any handler recording payloads that this project has built). All figures are
-    medians of microseconds per event.
-    """
-    found: list[dict[str, Any]] = []
+def masking_cost(results: dict[str, Any], works: list[Workload]) -> list[str]:
+    """What masking costs where every record holds a secret (the workloads planting issue 8's
+    secrets), next to ``processors=()``: not a target (the targets are about records with
+    nothing to mask, as almost all are), printed so that the slow path's cost is seen."""
+    lines = []
     for w in works:
-        res = results["workloads"][w.name]
-        deltas = res["delta_us_per_event"]
-
-        def d(name: str, deltas: dict[str, list[float]] = deltas) -> float | None:
-            values = deltas.get(name)
-            return statistics.median(values) if values else None
-
-        noop, least, payload = d("noop_inline"), d("ref_orjson_min"), d("ref_fastpath_jsonl")
-        if noop is None or least is None or payload is None:
+        if not w.secrets:
             continue
-        least, payload = least - noop, payload - noop
-        limit = jsonl_limit(w)
-        jsonl = d("cs_file_jsonl")
-        if jsonl is not None:
-            budget = (limit - 1) * statistics.median(res["baseline_ms"]) * 1000 / res["events"]
-            found.append({"workload": w.name, "target": f"cs_file_jsonl <= {limit:.2f}x",
-                          "beyond": "a do-nothing handler", "room": budget - noop,
-                          "least": least, "payload": payload, "spent": jsonl - noop})
-        console = d("lc_console")
-        for name, floor_name in LOGGER_FLOORS.items():
-            mine, floor = d(name), d(floor_name)
-            if console is None or mine is None or floor is None:
-                continue
-            found.append({"workload": w.name, "target": f"{name} < lc_console",
-                          "beyond": floor_name, "room": console - floor,
-                          "least": least, "payload": payload, "spent": mine - floor})
-    for r in found:
-        r["verdict"] = ("fits" if r["spent"] <= r["room"]
-                        else "below a payload-less line" if r["room"] < r["least"]
-                        else "below a line with payloads" if r["room"] < r["payload"]
-                        else "chainsink over")
-    return found
+        spent = median_delta(results, w.name, "cs_file_jsonl")
+        bare = median_delta(results, w.name, "cs_file_jsonl_noproc")
+        if spent is not None and bare is not None:
+            lines.append(f"masking every record ({w.name}, not a target): cs_file_jsonl "
+                         f"{spent:.1f} us vs {bare:.1f} us per event with processors=()")
+    return lines
+
+
+def target_line(t: dict[str, Any]) -> str:
+    """A TARGETS row as printed: ``[PASS] target: detail``."""
+    return f"[{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {t['detail']}"
+
+
+def room(results: dict[str, Any], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Why a failing comparison target fails on this machine, from the same run's medians
+    (microseconds of CPU per event): what the target allows the candidate, next to two floors,
+    LangChain's dispatch of a do-nothing handler (``noop_inline``) and a payload-less line per
+    event (``ref_orjson_min``), and what the candidate takes; ``needed`` is the factor of its
+    reference the candidate would meet (the limit this run supports).
+
+    Verdicts: ``below LangChain's dispatch`` (no handler at all fits), ``below a payload-less
+    line`` (no handler writing a line per event fits), ``chainsink over`` (a line fits; the
+    candidate takes more). Rows of passing targets, and of workloads where a floor did not run,
+    are left out.
+    """
+    rows: list[dict[str, Any]] = []
+    for t in found:
+        if t["pass"] or "allowed" not in t:
+            continue
+        dispatch = median_delta(results, t["workload"], "noop_inline")
+        line = median_delta(results, t["workload"], "ref_orjson_min")
+        if dispatch is None or line is None:
+            continue
+        allowed = t["allowed"]
+        verdict = ("below LangChain's dispatch" if allowed < dispatch
+                   else "below a payload-less line" if allowed < line else "chainsink over")
+        rows.append({"workload": t["workload"], "target": t["target"].rsplit(" (", 1)[0],
+                     "allowed": allowed, "dispatch": dispatch, "line": line,
+                     "spent": t["spent"],
+                     "needed": t["spent"] / t["ref"] if t["ref"] > 0 else None,
+                     "verdict": verdict})
+    return rows
+
+
+# -- issue 8's secrets: no redacting handler's file may hold one ------------------------------
+
+#: chainsink candidates writing files without redaction (processors=()), so not checked.
+NO_REDACTION = frozenset({"cs_file_jsonl_noproc"})
+_ANSI = re.compile(rb"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def checked_for_secrets(cands: list[Candidate]) -> list[str]:
+    """The candidates whose files must hold no secret: chainsink's, writing files, redacting."""
+    return [c.name for c in cands if c.name.startswith("cs_") and c.name in WRITES_FILES
+            and c.name not in NO_REDACTION]
+
+
+def leaks(data: bytes, secrets: Sequence[str]) -> list[str]:
+    """The ``secrets`` that a handler's file output ``data`` gives away: written whole
+    (ANSI colour codes aside, and as JSON escapes them), or spelled by a run's streamed tokens
+    put together (JSONL ``llm_new_token`` records, in file order)."""
+    text = _ANSI.sub(b"", data)
+    tokens: dict[Any, list[str]] = {}
+    for raw in data.splitlines():
+        if b"llm_new_token" not in raw:
+            continue
+        try:
+            rec = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if (isinstance(rec, dict) and rec.get("event") == "llm_new_token"
+                and isinstance(rec.get("token"), str)):
+            tokens.setdefault(rec.get("run_id"), []).append(rec["token"])
+    spelled = ["".join(t) for t in tokens.values()]
+    return [s for s in secrets
+            if s.encode() in text or json.dumps(s)[1:-1].encode() in text
+            or any(s in joined for joined in spelled)]
+
+
+def secrets_target(found: dict[str, list[str]], total: int) -> dict[str, Any] | None:
+    """The verdict on issue 8's payloads: ``found`` maps each checked candidate to the secrets
+    its files gave away, of ``total`` planted; None when no candidate was checked."""
+    if not found:
+        return None
+    leaked = {name: got for name, got in found.items() if got}
+    if leaked:
+        detail = f"{total} secrets; found " + "; ".join(
+            f"{len(got)} in {name} ({', '.join(got)})" for name, got in leaked.items())
+    else:
+        detail = f"{total} secrets, 0 found in {', '.join(found)}"
+    return {"target": "1 redaction strict on issue 8's payloads", "pass": not leaked,
+            "detail": detail}
+
+
+# -- issue 17's other rows, each measured by its own script in a child process ----------------
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: kind -> (the row's number, the script)
+CHILDREN = {"startup": ("5", "bench_startup.py"), "reading": ("6", "bench_query.py")}
+#: bench_startup.py has no --quick: with --quick it runs each command this many times.
+QUICK_STARTUP_RUNS = 5
+
+
+def child_command(kind: str, json_path: str, quick: bool) -> list[str]:
+    """The command line running ``kind``'s benchmark, its numbers saved to ``json_path``."""
+    extra: list[str] = []
+    if quick:
+        extra = ["--runs", str(QUICK_STARTUP_RUNS)] if kind == "startup" else ["--quick"]
+    return [sys.executable, os.path.join(HERE, CHILDREN[kind][1]), *extra, "--json", json_path]
+
+
+def _startup_row(data: dict[str, Any]) -> dict[str, Any]:
+    """bench_startup's verdict, judged again from its JSON (it saves the numbers, not the
+    line); not judged (``chainsink --help`` failed) counts as FAIL."""
+    from bench_startup import HELP, verdict
+
+    passed, line = verdict(data["stats"], float(data["target"]), exits=data["raw"][HELP]["rc"])
+    target, detail = line.split("] ", 1)[1].split(": ", 1)
+    return {"target": target, "pass": bool(passed), "detail": detail}
+
+
+def child_targets(kind: str, rc: int, text: str | None
+                  ) -> tuple[list[dict[str, Any]], str | None]:
+    """The TARGETS rows of ``kind``'s child (its exit status, its JSON's text), numbered, or
+    an error saying why there are none."""
+    number, script = CHILDREN[kind]
+    if rc != 0:
+        return [], f"{script} exited {rc}"
+    try:
+        data = json.loads(text or "")
+        found = [_startup_row(data)] if kind == "startup" else [
+            {"target": t["target"], "pass": bool(t["pass"]), "detail": t["detail"]}
+            for t in data["targets"]]
+    except ValueError:
+        return [], f"{script} saved no readable JSON"
+    except (KeyError, TypeError, IndexError) as exc:
+        return [], f"{script}'s JSON has no verdict ({type(exc).__name__}: {exc})"
+    if not found:
+        return [], f"{script} judged no target"
+    return [{**t, "target": f"{number} {t['target']}"} for t in found], None
+
+
+def run_child(kind: str, quick: bool, log: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Run ``kind``'s benchmark; its report goes to ``log``, its verdicts come back."""
+    with tempfile.TemporaryDirectory(prefix="chainsink-bench-child-") as tmp:
+        path = os.path.join(tmp, "results.json")
+        command = child_command(kind, path, quick)
+        print(f"running {' '.join(command[1:-2])} ...", file=log)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        print(done.stdout, file=log)
+        if done.returncode != 0:
+            print(done.stderr[-4000:], file=log)
+        text = Path(path).read_text(encoding="utf-8") if os.path.exists(path) else None
+    return child_targets(kind, done.returncode, text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -808,7 +984,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="save every number to this file")
     p.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random)")
     p.add_argument("--list", action="store_true", help="list candidates and workloads")
+    for kind, script, row in (("startup", "bench_startup.py", "5, start-up"),
+                              ("reading", "bench_query.py", "6, reading at scale")):
+        group = p.add_mutually_exclusive_group()
+        group.add_argument(f"--{kind}", dest=kind, action="store_true", default=None,
+                           help=f"run bench/{script} after the rounds for target row {row} "
+                                "(the default, unless --only or --workloads is given)")
+        group.add_argument(f"--no-{kind}", dest=kind, action="store_false",
+                           help=f"do not run bench/{script}")
     return p.parse_args(argv)
+
+
+def children_to_run(args: argparse.Namespace) -> list[str]:
+    """The child benchmarks to run: each unless turned off, and only when asked for when the
+    run is narrowed with --only or --workloads."""
+    narrowed = bool(args.only or args.workloads)
+    return [kind for kind in CHILDREN
+            if getattr(args, kind) or (getattr(args, kind) is None and not narrowed)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -870,6 +1062,9 @@ def main(argv: list[str] | None = None) -> int:
     crashed: dict[str, str] = {}
     written: dict[str, dict[str, int]] = {}
     results["bytes_per_run"] = written
+    checked = checked_for_secrets(cands)
+    planted: set[str] = set()
+    found_secrets: dict[str, list[str]] = {}  # candidate -> secrets its files gave away
     started = time.monotonic()
     sys.stdout = devnull  # stdout handlers print here; the report goes to the real stdout
     try:
@@ -878,13 +1073,22 @@ def main(argv: list[str] | None = None) -> int:
             for c in cands:  # warm up every path once, and drop a candidate that crashes
                 if c.name in crashed:
                     continue
+                bench.keep = bool(w.secrets) and c.name in checked
                 try:
                     bench.cpu_per_run(c, w, 1)
                 except Exception:
                     crashed[c.name] = traceback.format_exc()
                     print(f"{c.name} crashed on {w.name}:\n{crashed[c.name]}", file=log)
                     continue
+                finally:
+                    bench.keep = False
                 written.setdefault(c.name, {})[w.name] = bench.written
+                if w.secrets and c.name in checked:  # issue 8's secrets: none may be written
+                    planted.update(w.secrets)
+                    leaked = found_secrets.setdefault(c.name, [])
+                    for data in bench.outputs.values():
+                        leaked += [x for x in leaks(data, w.secrets) if x not in leaked]
+                    bench.outputs = {}
                 if c.name in WRITES_FILES and not bench.written:
                     notes.append(f"{c.name} wrote nothing on {w.name}: its cost is not a "
                                  "recording's cost")
@@ -920,6 +1124,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = out
         loop.close()
         shutil.rmtree(root, ignore_errors=True)
+    child_rows: list[dict[str, Any]] = []
+    child_errors: dict[str, str] = {}
+    for kind in children_to_run(args):
+        rows, error = run_child(kind, args.quick, log)
+        child_rows += rows
+        if error:
+            child_errors[kind] = error
 
     shown = [c for c in cands if c.name not in crashed]
     print(f"chainsink handler benchmark — {results['date']}  seed={seed}  "
@@ -934,33 +1145,48 @@ def main(argv: list[str] | None = None) -> int:
     for w in works:
         print(f"  {w.name:16}{w.title}", file=out)
     print_tables(out, results, shown, works)
-    found = targets(results, shown, works)
-    results["targets"] = found
-    print("\nTARGETS", file=out)
-    for t in found:
-        print(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {t['detail']}", file=out)
-    rooms = room(results, works)
+    found = targets(results, works)
+    results["secrets"] = {"planted": sorted(planted), "found": found_secrets}
+    strict = secrets_target(found_secrets, len(planted))
+    first = [t for t in found if t["target"].startswith("1 ")]  # the strict row joins row 1
+    rows = first + ([strict] if strict else []) + found[len(first):] + child_rows
+    results["targets"] = rows
+    print("\nTARGETS (issue 17; medians of per-event overheads, microseconds of CPU)", file=out)
+    for t in rows:
+        print(f"  {target_line(t)}", file=out)
+    for kind, error in child_errors.items():
+        print(f"  ERROR: {kind} targets not judged: {error} (its output on stderr)", file=out)
+    results["masking"] = masking_cost(results, works)
+    for line in results["masking"]:
+        print(f"  {line}", file=out)
+    rooms = room(results, found)
     results["room"] = rooms
     if rooms:
-        print("\nROOM each target leaves chainsink, microseconds of CPU per event (medians): "
-              "the room beyond LangChain's dispatch or the logging library's own record; "
-              "what a payload-less line takes (ref_orjson_min) and a line with every payload "
-              "(ref_fastpath_jsonl), both beyond noop_inline; what chainsink takes", file=out)
-        for r in rooms:
-            print(f"  {r['workload']:15} {r['target']:28} room {r['room']:6.1f} beyond "
-                  f"{r['beyond']:20} line {r['least']:5.1f} with payloads "
-                  f"{r['payload']:5.1f}  chainsink {r['spent']:6.1f}  {r['verdict']}", file=out)
+        print("\nROOM of each failing target, microseconds of CPU per event (medians, same run): "
+              "what the target allows; what LangChain's dispatch of a do-nothing handler "
+              "(noop_inline) and a payload-less line per event (ref_orjson_min) take; what the "
+              "candidate takes, and the factor of its reference it would meet", file=out)
+        width = max(len(x["target"]) for x in rooms)
+        for x in rooms:
+            needed = "-" if x["needed"] is None else f"{x['needed']:.2f}x"
+            print(f"  {x['workload']:15} {x['target']:{width}}  allows {x['allowed']:6.1f}  "
+                  f"dispatch {x['dispatch']:5.1f}  line {x['line']:5.1f}  takes "
+                  f"{x['spent']:6.1f} ({needed})  {x['verdict']}", file=out)
+    floors = [n for n in ("noop_inline", "ref_orjson_min") if n not in results["candidates"]]
+    if floors and any(not t["pass"] for t in found):
+        notes.append(f"no ROOM for the failing targets: {' and '.join(floors)} did not run "
+                     "(add them to --only)")
     for note in notes:
         print(f"note: {note}", file=out)
     for name in crashed:
         print(f"ERROR: {name} crashed and was not measured (traceback on stderr)", file=out)
-    results["errors"] = crashed
+    results["errors"] = {**crashed, **child_errors}
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
         print(f"numbers saved to {args.json}", file=out)
     devnull.close()
-    return 1 if crashed else 0
+    return 1 if crashed or child_errors else 0
 
 
 if __name__ == "__main__":

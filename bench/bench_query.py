@@ -1,5 +1,5 @@
-"""Analytics at scale: ``chainsink query`` and ``chainsink stats`` (both engines) on large logs,
-against reading the same files with Python's ``json`` module in the same run.
+"""Reading at scale: ``chainsink query``, ``stats`` (both engines), ``html`` and ``tail`` on large
+logs, against reading the same files with Python's ``json`` module in the same run.
 
 1. Generates a log set as ``bench_reading.py`` does (a few hundred real runs recorded through
    ``FileCallbackHandler``, replicated with fresh ids and later times), in two sizes: a small
@@ -8,17 +8,20 @@ against reading the same files with Python's ``json`` module in the same run.
    gzipped, as ``RotatingFileCallbackHandler`` plus logrotate leave them).
 2. Runs each command in a fresh child (``bench/_measure.py``: wall time, CPU time, peak RSS):
    ``chainsink query`` (tokens and cost per model over the ``runs`` view), ``chainsink stats``
-   with ``CHAINSINK_STATS_ENGINE=duckdb`` and ``=python``, and the baseline: a loop of
-   ``json.loads`` over the lines of the same files (``gzip.open`` for the ``.gz`` ones).
+   with ``CHAINSINK_STATS_ENGINE=duckdb`` and ``=python``, ``chainsink html`` (the page written
+   to a file next to the logs), ``chainsink tail`` (not following, its default style,
+   ``detailed``, to /dev/null, so without colour: what ``chainsink tail logs/* > file`` costs),
+   and the baseline: a loop of ``json.loads`` over the lines of the same files (``gzip.open``
+   for the ``.gz`` ones).
 3. Prints a table (MB/s of input, peak RSS) and each command's ratio to the baseline, then the
-   TARGETS verdicts (issue 17's reading row), on ``stats`` as a user with DuckDB installed gets
-   it for the large set (the engine ``auto`` picks: DuckDB from 64 MiB): its memory flat as the
-   input grows (the large set within 1.5x of the 50 MB one, same engine) and at least
-   100 MB/s.
+   TARGETS verdicts (issue 17's reading row): ``stats`` as a user with DuckDB installed gets it
+   for the large set (the engine ``auto`` picks: DuckDB from 64 MiB) has its memory flat as the
+   input grows (the large set within 1.5x of the 50 MB one, same engine) and reads at least
+   100 MB/s; and ``html``, ``tail`` and ``query`` each have their memory flat the same way.
 
 Usage:
     python bench/bench_query.py --quick           # 5 MB and 50 MB, about a minute
-    python bench/bench_query.py                   # 50 MB and 1 GB, about 10 minutes
+    python bench/bench_query.py                   # 50 MB and 1 GB, about 5 minutes
     python bench/bench_query.py --size 300MB --keep /tmp/qlogs --json query.json
 
 Exits 0 whatever the targets say; non-zero only if the benchmark itself crashed.
@@ -80,7 +83,12 @@ for path in sys.argv[1:]:
 print(n)
 """
 
-COMMANDS = ("json.loads", "query", "stats duckdb", "stats python")
+COMMANDS = ("json.loads", "query", "stats duckdb", "stats python", "html", "tail")
+#: The commands whose memory is judged flat by command name (``stats`` is judged as used: the
+#: engine ``auto`` picks for the large set, see :func:`stats_as_used`).
+FLAT_COMMANDS = ("html", "tail", "query")
+#: ``chainsink tail``'s style here: its default (said in the output).
+TAIL_STYLE = "detailed"
 
 
 def parse_size(text: str) -> int:
@@ -161,13 +169,21 @@ def uncompressed_bytes(files: Sequence[Path]) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def command_line(name: str, files: Sequence[Path]) -> tuple[list[str], dict[str, str]]:
-    """The command and its extra environment for one of :data:`COMMANDS`."""
+def command_line(name: str, files: Sequence[Path], page: Path | None = None
+                 ) -> tuple[list[str], dict[str, str]]:
+    """The command and its extra environment for one of :data:`COMMANDS` (``page``: where
+    ``html`` writes; its stdout, like every command's, goes to /dev/null)."""
     paths = [str(p) for p in files]
     if name == "json.loads":
         return [PY, "-c", BASELINE, *paths], {}
     if name == "query":
         return [*CLI, "query", QUERY_SQL, *paths, "--format", "csv"], {}
+    if name == "html":
+        if page is None:
+            raise ValueError("html needs the page's path")
+        return [*CLI, "html", *paths, "-o", str(page)], {}
+    if name == "tail":  # the default style (TAIL_STYLE); no colour: stdout is not a terminal
+        return [*CLI, "tail", *paths], {}
     engine = name.rsplit(maxsplit=1)[-1]
     return [*CLI, "stats", "--json", *paths], {"CHAINSINK_STATS_ENGINE": engine}
 
@@ -220,14 +236,46 @@ def stats_as_used(rows: Sequence[dict[str, Any]], label: str, auto_bytes: int
     return by.get((label, f"stats {engine}"))
 
 
-def verdicts(rows: Sequence[dict[str, Any]], *, small: str, large: str, auto_bytes: int,
-             mb_s: float = STATS_MB_S, flat: float = FLAT_FACTOR) -> list[dict[str, Any]]:
-    """Issue 17's reading row as ``{"target", "pass", "detail"}`` verdicts, on ``stats`` as a
-    user with DuckDB installed gets it for the ``large`` set (the engine ``auto`` picks):
+def flat_memory(lo: dict[str, Any] | None, hi: dict[str, Any] | None, *,
+                flat: float = FLAT_FACTOR) -> tuple[bool, str, float | None]:
+    """Whether the run ``hi`` (a command on the large set) peaked at most ``flat`` times the
+    memory of ``lo`` (the same command on the small set): ``(pass, detail, ratio)``. A failed
+    or missing run fails (ratio None when one is missing)."""
+    if lo is None or hi is None:
+        return False, "not measured", None
+    ratio = hi["maxrss_mb"] / max(lo["maxrss_mb"], 1e-9)
+    ok = lo["rc"] == 0 and hi["rc"] == 0 and hi["maxrss_mb"] <= flat * lo["maxrss_mb"]
+    detail = (f"{hi['command']}: {lo['maxrss_mb']:.0f} MB on "
+              f"{lo['input_bytes'] / 1e6:,.0f} MB, {hi['maxrss_mb']:.0f} MB on "
+              f"{hi['input_bytes'] / 1e6:,.0f} MB = {ratio:.2f}x")
+    failed = [f"exit {r['rc']} on the {r['set']} set" for r in (lo, hi) if r["rc"] != 0]
+    if failed:
+        detail += f" ({', '.join(failed)})"
+    return ok, detail, ratio
 
-    - memory flat: that engine's peak memory on the ``large`` set is at most ``flat`` times
-      its peak on the ``small`` one (the same code path, a bigger input);
-    - speed: it reads the ``large`` set at ``mb_s`` MB/s or more.
+
+def flat_verdict(rows: Sequence[dict[str, Any]], command: str, *, small: str, large: str,
+                 flat: float = FLAT_FACTOR) -> dict[str, Any]:
+    """The "memory flat" verdict of ``command`` (a name of :data:`COMMANDS`): its peak memory
+    on the ``large`` set at most ``flat`` times its peak on the ``small`` one."""
+    by = {(r["set"], r["command"]): r for r in rows}
+    ok, detail, ratio = flat_memory(by.get((small, command)), by.get((large, command)),
+                                    flat=flat)
+    return {"target": f"chainsink {command} memory flat as the input grows (at most {flat}x)",
+            "pass": ok, "detail": detail, "command": command, "ratio": ratio}
+
+
+def verdicts(rows: Sequence[dict[str, Any]], *, small: str, large: str, auto_bytes: int,
+             mb_s: float = STATS_MB_S, flat: float = FLAT_FACTOR,
+             flat_commands: Sequence[str] = FLAT_COMMANDS) -> list[dict[str, Any]]:
+    """Issue 17's reading row as ``{"target", "pass", "detail", "command", ...}`` verdicts, in
+    this order (the first two as they always were):
+
+    - ``stats`` memory flat, as a user with DuckDB installed gets it for the ``large`` set (the
+      engine ``auto`` picks): that engine's peak memory on the ``large`` set is at most
+      ``flat`` times its peak on the ``small`` one (the same code path, a bigger input);
+    - ``stats`` speed: it reads the ``large`` set at ``mb_s`` MB/s or more;
+    - then, for each of ``flat_commands`` (html, tail, query), its memory flat the same way.
 
     A failed or missing run fails its target."""
     hi = stats_as_used(rows, large, auto_bytes)
@@ -235,25 +283,34 @@ def verdicts(rows: Sequence[dict[str, Any]], *, small: str, large: str, auto_byt
     if hi is not None:
         lo = next((r for r in rows if r["set"] == small and r["command"] == hi["command"]),
                   None)
-    if lo is None or hi is None:
-        memory_ok, detail = False, "not measured"
-    else:
-        memory_ok = (lo["rc"] == 0 and hi["rc"] == 0
-                     and hi["maxrss_mb"] <= flat * lo["maxrss_mb"])
-        detail = (f"{hi['command']}: {lo['maxrss_mb']:.0f} MB on "
-                  f"{lo['input_bytes'] / 1e6:,.0f} MB, {hi['maxrss_mb']:.0f} MB on "
-                  f"{hi['input_bytes'] / 1e6:,.0f} MB = "
-                  f"{hi['maxrss_mb'] / max(lo['maxrss_mb'], 1e-9):.2f}x")
+    memory_ok, detail, ratio = flat_memory(lo, hi, flat=flat)
     speed_ok = hi is not None and hi["rc"] == 0 and throughput(hi) >= mb_s
     return [
         {"target": f"chainsink stats memory flat as the input grows (at most {flat}x)",
-         "pass": memory_ok, "detail": detail},
+         "pass": memory_ok, "detail": detail,
+         "command": hi["command"] if hi is not None else "stats", "ratio": ratio},
         {"target": f"chainsink stats at least {mb_s:.0f} MB/s with DuckDB installed",
          "pass": speed_ok,
          "detail": "not measured" if hi is None else
          f"{throughput(hi):.1f} MB/s on {hi['input_bytes'] / 1e6:,.0f} MB "
-         f"({hi['command']}, exit {hi['rc']})"},
+         f"({hi['command']}, exit {hi['rc']})",
+         "command": hi["command"] if hi is not None else "stats",
+         "mb_s": throughput(hi) if hi is not None else None},
+        *(flat_verdict(rows, c, small=small, large=large, flat=flat) for c in flat_commands),
     ]
+
+
+def html_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """What each ``html`` run wrote: the page's size and what it said it covers."""
+    found = []
+    for r in rows:
+        if r["command"] != "html" or "output_bytes" not in r:
+            continue
+        said = [line for line in str(r.get("stderr", "")).splitlines() if "wrote " in line]
+        what = said[-1].split(": ", 2)[-1] if said else ""
+        found.append(f"html on {r['set']}: {r['output_bytes'] / 1e6:.1f} MB page"
+                     + (f" ({what})" if what else ""))
+    return found
 
 
 def verdict_lines(found: Sequence[dict[str, Any]]) -> list[str]:
@@ -314,27 +371,35 @@ def main(argv: list[str] | None = None) -> int:
         for label, files in sets.items():
             size = uncompressed_bytes(files)
             disk = sum(p.stat().st_size for p in files)
+            page = root / f"report-{label}.html"
             for name in COMMANDS:
                 print(f"{name} on {label} ({size / 1e6:,.0f} MB) ...", file=sys.stderr)
-                command, env = command_line(name, files)
+                command, env = command_line(name, files, page)
                 r = measure(command, env, repeat)
                 r.update(set=label, command=name, input_bytes=size, disk_bytes=disk,
                          files=len(files))
+                if name == "html" and r["rc"] == 0 and page.exists():
+                    r["output_bytes"] = page.stat().st_size
+                    page.unlink()
                 rows.append(r)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     v = versions("chainsink", "duckdb", "orjson")
-    print(f"chainsink query/stats benchmark — {datetime.now(UTC).isoformat(timespec='seconds')}"
+    print("chainsink query/stats/html/tail benchmark — "
+          f"{datetime.now(UTC).isoformat(timespec='seconds')}"
           f"  elapsed {time.monotonic() - started:.0f}s")
     print(f"python {v['python']} on {v['platform']}, {v['cpus']} CPUs; chainsink "
           f"{v['chainsink']}, duckdb {v['duckdb']}; stats engine auto = DuckDB from "
           f"{AUTO_BYTES / 2**20:.0f} MiB on disk")
     print("inputs: real runs replicated, split into 64 MB rotated files, every other one "
           "gzipped; MB = uncompressed input; one fresh process per command (median of "
-          f"{repeat})\n")
+          f"{repeat}); stdout to /dev/null, html's page to a file\n")
     print(table(rows))
     print(f"\nquery: {QUERY_SQL}")
+    print(f"tail: not following, default style ({TAIL_STYLE}), no colour (stdout not a terminal)")
+    for line in html_lines(rows):
+        print(line)
     found = verdicts(rows, small="small", large="large", auto_bytes=AUTO_BYTES)
     print("\nTARGETS")
     for line in verdict_lines(found):

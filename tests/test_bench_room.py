@@ -1,10 +1,12 @@
-"""The handler benchmark's ROOM arithmetic (bench/bench_handlers.py): what each target leaves
-chainsink per event, and the verdict printed next to it. No timing is measured here."""
+"""The handler benchmark's ROOM arithmetic (bench/bench_handlers.py): for each failing target,
+what it allows the candidate per event next to the floors measured in the same run, and the
+verdict printed next to it. No timing is measured here."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,41 +15,70 @@ import _workloads as workloads
 import bench_handlers as bench
 
 
-def _work(name: str, is_async: bool) -> object:
-    return workloads.Workload(name, name, lambda callbacks: None, is_async=is_async)
+def _work(name: str) -> Any:
+    return workloads.Workload(name, name, lambda callbacks: None)
 
 
-def test_room_sets_each_target_against_the_floors() -> None:
-    """Medians of per-event overheads give the room, the two floors and a verdict per target."""
-    per_event = {"noop_inline": [3.0, 2.0, 4.0], "ref_orjson_min": [8.0],
-                 "ref_fastpath_jsonl": [23.0], "cs_file_jsonl": [13.0], "lc_console": [50.0],
-                 "ref_loguru_floor": [46.0], "cs_loguru": [60.0],
-                 "ref_structlog_floor": [35.0], "cs_structlog": [60.0],
-                 "ref_logging_floor": [20.0], "cs_logging": [60.0]}
-    results = {"workloads": {
-        "s": {"events": 100, "baseline_ms": [10.0, 9.0, 11.0], "delta_us_per_event": per_event},
-        "a": {"events": 100, "baseline_ms": [10.0],
-              "delta_us_per_event": {"noop_inline": [3.0], "ref_orjson_min": [8.0],
-                                     "ref_fastpath_jsonl": [23.0], "cs_file_jsonl": [30.0]}},
-        "gone": {"events": 10, "baseline_ms": [1.0],
-                 "delta_us_per_event": {"cs_file_jsonl": [1.0]}},
-    }}
-    rooms = bench.room(results, [_work("s", False), _work("a", True), _work("gone", False)])
-    got = {(r["workload"], r["target"]): r for r in rooms}
-    assert set(got) == {("s", "cs_file_jsonl <= 1.15x"), ("s", "cs_loguru < lc_console"),
-                        ("s", "cs_structlog < lc_console"), ("s", "cs_logging < lc_console"),
-                        ("a", "cs_file_jsonl <= 1.20x")}
-    jsonl = got["s", "cs_file_jsonl <= 1.15x"]
-    # 0.15 x 10 ms / 100 events = 15 us, less the do-nothing handler's 3
-    assert jsonl["room"] == pytest.approx(12.0)
-    assert (jsonl["least"], jsonl["payload"], jsonl["spent"]) == (5.0, 20.0, 10.0)
-    assert jsonl["verdict"] == "fits"
-    assert got["a", "cs_file_jsonl <= 1.20x"]["room"] == pytest.approx(17.0)
-    assert got["a", "cs_file_jsonl <= 1.20x"]["verdict"] == "below a line with payloads"
-    loguru = got["s", "cs_loguru < lc_console"]
-    assert (loguru["room"], loguru["spent"]) == (4.0, 14.0)
-    assert loguru["verdict"] == "below a payload-less line"
-    assert got["s", "cs_structlog < lc_console"]["verdict"] == "below a line with payloads"
-    logging_ = got["s", "cs_logging < lc_console"]
-    assert (logging_["room"], logging_["spent"], logging_["verdict"]) == (
-        30.0, 40.0, "chainsink over")
+def _results(**per_workload: dict[str, list[float]]) -> dict[str, Any]:
+    return {"workloads": {name: {"delta_us_per_event": deltas}
+                          for name, deltas in per_workload.items()}}
+
+
+def test_room_sets_each_failing_target_against_the_floors() -> None:
+    """A failing row gets what it allows, the dispatch and payload-less line floors (medians),
+    what the candidate takes, the factor it would meet and a verdict; passing rows get none."""
+    floors = {"noop_inline": [3.0, 2.0, 4.0], "ref_orjson_min": [8.0, 9.0, 7.0]}
+    results = _results(
+        # allows 1.2 x 10 = 12 >= the line's 8: chainsink over
+        over={**floors, "ref_fastpath_jsonl": [10.0], "cs_file_jsonl": [15.0]},
+        # allows 0.5 x 10 = 5: more than dispatch (3), less than a line (8)
+        short={**floors, "lc_console": [10.0], "cs_file_jsonl": [6.0]},
+        # allows 1.3 x 2 = 2.6: less than LangChain's dispatch of a do-nothing handler
+        tiny={**floors, "cs_file_jsonl_noproc": [2.0], "cs_file_jsonl": [5.0]},
+        # passes: no row
+        fine={**floors, "ref_fastpath_jsonl": [10.0], "cs_file_jsonl": [11.0]},
+        # fails, but the floors did not run: no row
+        bare={"ref_fastpath_jsonl": [10.0], "cs_file_jsonl": [30.0]},
+    )
+    found = bench.targets(results, [_work(n) for n in ("over", "short", "tiny", "fine", "bare")])
+    assert sum(not t["pass"] for t in found) == 4
+    rooms = {r["workload"]: r for r in bench.room(results, found)}
+    assert set(rooms) == {"over", "short", "tiny"}
+    over = rooms["over"]
+    assert over["target"] == "2 near the floor: cs_file_jsonl <= 1.20x ref_fastpath_jsonl"
+    assert (over["allowed"], over["dispatch"], over["line"], over["spent"]) == pytest.approx(
+        (12.0, 3.0, 8.0, 15.0))
+    assert over["needed"] == pytest.approx(1.5)
+    assert over["verdict"] == "chainsink over"
+    assert rooms["short"]["allowed"] == pytest.approx(5.0)
+    assert rooms["short"]["needed"] == pytest.approx(0.6)
+    assert rooms["short"]["verdict"] == "below a payload-less line"
+    assert rooms["tiny"]["target"] == "1 redaction <= +30% over processors=()"
+    assert rooms["tiny"]["verdict"] == "below LangChain's dispatch"
+
+
+def test_room_boundaries_and_a_reference_at_or_below_zero() -> None:
+    """Allowing exactly the dispatch or exactly a line is not below it; a reference that costs
+    nothing (a noisy median) gives no factor to meet."""
+    floors = {"noop_inline": [4.0], "ref_orjson_min": [8.0]}
+    results = _results(
+        at_dispatch={**floors, "lc_console": [8.0], "cs_file_jsonl": [9.0]},  # allows 4
+        at_line={**floors, "lc_console": [16.0], "cs_file_jsonl": [9.0]},  # allows 8
+        free={**floors, "ref_fastpath_jsonl": [0.0], "cs_file_jsonl": [1.0]},
+    )
+    found = bench.targets(results, [_work(n) for n in ("at_dispatch", "at_line", "free")])
+    rooms = {r["workload"]: r for r in bench.room(results, found)}
+    assert rooms["at_dispatch"]["verdict"] == "below a payload-less line"
+    assert rooms["at_line"]["verdict"] == "chainsink over"
+    assert rooms["free"]["needed"] is None
+    assert rooms["free"]["verdict"] == "below LangChain's dispatch"
+
+
+def test_room_leaves_out_rows_that_are_not_comparisons() -> None:
+    """The secrets row and the child benchmarks' rows have no per-event numbers: no ROOM."""
+    results = _results(w={"noop_inline": [1.0], "ref_orjson_min": [2.0]})
+    rows = [{"target": "1 redaction strict on issue 8's payloads", "pass": False,
+             "detail": "12 secrets; found 1 in cs_file_text (x)"},
+            {"target": "5 chainsink --help within 3x of python -c pass", "pass": False,
+             "detail": "median 228 ms / 40 ms = 5.65x > 3x"}]
+    assert bench.room(results, rows) == []
