@@ -143,7 +143,8 @@ class Sink(Protocol):
 @runtime_checkable
 class AcceptsKinds(Protocol):
     """Optional sink hook: whether it takes events of a kind right now (a logger at INFO
-    takes no streamed tokens). Asked before an event is built or processed."""
+    takes no streamed tokens). Asked before an event is built or processed; for streamed
+    tokens, at a run's first token (and again after another run started or ended)."""
 
     def accepts(self, kind: str) -> bool: ...
 

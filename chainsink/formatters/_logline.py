@@ -12,11 +12,21 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
 
-from chainsink._jsonable import clean_text, dumps
-from chainsink._schema import ERROR_KINDS, EVENT_KINDS, PLACEHOLDER_INPUTS, Event
-from chainsink.formatters._console import ConsoleFormatter
-from chainsink.formatters._jsonl import json_record
+import orjson
+
+from chainsink._jsonable import clean_text, data_json, dumps
+from chainsink._schema import (
+    ERROR_KINDS,
+    EVENT_KINDS,
+    PLACEHOLDER_INPUTS,
+    Event,
+    rfc3339,
+    run_fields,
+)
+from chainsink.formatters._console import ConsoleFormatter, _took
+from chainsink.formatters._jsonl import _CLOSING, _HEAD, _MAX_CACHED_RUNS, _same, json_record
 from chainsink.formatters._styles import inert
 
 #: LogRecord attributes an ``extra`` key may not overwrite: a record key among them gets an
@@ -125,7 +135,13 @@ class LogFormatter:
         # a few names (structlog's one) are looked up in the record; many (LogRecord's) the
         # other way round
         self._few_renames = len(self.rename) <= 4
+        self._renamed_keys = self.rename.keys()
         self._line = ConsoleFormatter("line", ansi=False)
+        # each open run's key values and their JSON (the record's keys after v, ts and event),
+        # serialized once per run as JsonlFormatter does
+        self._runs: dict[int, tuple[tuple[Any, ...], bytes]] = {}
+        # the console lines of runs by kind, run name and type (see _message)
+        self._heads: dict[tuple[str, str, str], str | None] = {}
         self._by_kind = {kind: error if kind in ERROR_KINDS else
                          token if kind == "llm_new_token" else level for kind in EVENT_KINDS}
 
@@ -153,15 +169,94 @@ class LogFormatter:
         with its record as fields: how a logger sink logs what a formatter other than this one
         rendered."""
         return LogLine(clean_text(message), self.level_of(event),
-                       self._renamed(json_record(event)))
+                       self._renamed(self._record(event)))
 
     def _renamed(self, fields: dict[str, Any]) -> dict[str, Any]:
         rename = self.rename
         if rename:
-            for key in (rename if self._few_renames else list(fields)):
-                if key in fields and key in rename:
-                    fields[rename[key]] = fields.pop(key)
+            if self._few_renames:
+                for key in rename:
+                    if key in fields and key in rename:
+                        fields[rename[key]] = fields.pop(key)
+                return fields
+            found = self._renamed_keys & fields.keys()  # in C; usually just "name"
+            if len(found) == 1:
+                key = found.pop()
+                fields[rename[key]] = fields.pop(key)
+            elif found:  # in the record's order
+                for key in list(fields):
+                    if key in fields and key in rename:
+                        fields[rename[key]] = fields.pop(key)
         return fields
+
+    def _record(self, event: Event) -> dict[str, Any]:
+        """:func:`~chainsink.formatters.json_record` of ``event``: the same dict, with the
+        run's keys serialized once per run (as :class:`~chainsink.formatters.JsonlFormatter`
+        does) and the event's data as the processors already serialized it."""
+        kind = event.event
+        head = _HEAD_BYTES.get(kind)
+        run_id = event.run_id
+        if head is None or type(run_id) is not UUID:  # not one of ours: no shortcuts
+            return json_record(event)
+        runs = self._runs
+        run = run_id.int
+        values = event[2:-1]  # the run keys' values (see chainsink._schema.RUN_KEYS)
+        cached = runs.get(run)
+        if cached is None or not _same(cached[0], values):
+            if len(runs) >= _MAX_CACHED_RUNS:
+                runs.clear()
+            cached = (values, dumps(run_fields(event))[1:-1])
+            runs[run] = cached
+        if kind in _CLOSING:
+            runs.pop(run, None)
+        data = data_json(event)
+        # the event's fields follow (and, as in json_record(), win over) the common keys
+        tail = b"}" if data == b"{}" or data[:1] != b"{" else b"," + data[1:]
+        fields: dict[str, Any] = orjson.loads(
+            b"".join((head % rfc3339(event.ts).encode(), cached[1], tail)))
+        return fields
+
+    def _message(self, event: Event) -> str:
+        """The event's console line (``ConsoleFormatter("line")``), rendered from the data
+        its line reads: the body the detailed console shows under it, which the line leaves
+        out, is not built (inputs, prompts, messages, answers, tracebacks). A line that only
+        names the run (a start), or names it and adds its duration (a chain's or a tool's
+        end), is rendered once per kind, run name and run type."""
+        kind = event.event
+        keys = _LINE_KEYS.get(kind)
+        data = event.data
+        if keys is None or type(data) is not dict:
+            return self._line(event)
+        name, run_type = event.name, event.run_type
+        if type(name) is str and type(run_type) is str and (
+                not keys or (kind in _TIMED and type(data.get("duration_ms")) is float)):
+            try:
+                head = self._heads[kind, name, run_type]
+            except KeyError:
+                head = self._head(event)
+            if head is not None:
+                return head + _took(self._line.styles, event) if keys else head
+        thin = {key: data[key] for key in keys if key in data}
+        error = thin.get("error")
+        if type(error) is dict and "traceback" in error:
+            thin["error"] = {key: value for key, value in error.items() if key != "traceback"}
+        return self._line(_new_tuple(Event, (*event[:-1], thin)))
+
+    def _head(self, event: Event) -> str | None:
+        """Render and keep the console line of the runs of ``event``'s kind, name and type,
+        without a duration. For an end, only if its line is that plus its duration (checked
+        on this event); else None: such lines are rendered each time."""
+        line = self._line(_new_tuple(Event, (*event[:-1], {})))
+        head: str | None = line
+        if event.event in _TIMED and self._line(_new_tuple(
+                Event, (*event[:-1], {"duration_ms": event.data["duration_ms"]}))) != (
+                line + _took(self._line.styles, event)):
+            head = None
+        heads = self._heads
+        if len(heads) >= _MAX_HEADS:
+            heads.clear()
+        heads[event.event, event.name, event.run_type] = head
+        return head
 
     def level_for(self, kind: str) -> Level:
         """The level events of ``kind`` log at, before their data is known (an error kind at
@@ -181,10 +276,10 @@ class LogFormatter:
 
     def __call__(self, event: Event) -> LogLine:
         """The line for ``event`` (empty when the console line is: nothing is logged)."""
-        message = self._line(event)
+        message = self._message(event)
         if not message:
             return LogLine("", self.level, None)
-        fields = json_record(event)
+        fields = self._record(event)
         kind = event.event
         shown = _SHOWN.get(kind)
         if shown is not None and (event.depth == 0 or not shown[2]):
@@ -199,7 +294,9 @@ class LogFormatter:
         fields = self._renamed(fields)
         if "\n" in message:  # a name or error message over lines: one record, one line
             message = message.replace("\n", "\\n")
-        line = _new_str(LogLine, clean_text(message))  # LogLine(...) minus a Python call
+        if not message.isascii():  # lone surrogates escaped (ASCII has none)
+            message = clean_text(message)
+        line = _new_str(LogLine, message)  # LogLine(...) minus a Python call
         line.level = self._by_kind.get(kind, self.level) if kind not in ERROR_KINDS else (
             self.level_of(event))
         line.fields = fields
@@ -209,6 +306,34 @@ class LogFormatter:
 # -- the content a message shows, from the record's plain JSON fields -------------------------
 
 _new_str = str.__new__
+_new_tuple = tuple.__new__
+
+#: The JSONL record's first keys (``v``, ``ts``, ``event``) by kind, ``%s`` for the time.
+_HEAD_BYTES = {kind: head.encode("utf-8") for kind, head in _HEAD.items()}
+
+#: Console lines of runs kept at most (one per kind, run name and run type).
+_MAX_HEADS = 1_000
+#: Ends whose console line is the run's line plus its duration (``_took`` in ``_console.py``).
+_TIMED = frozenset({"chain_end", "tool_end"})
+
+#: The data keys each kind's console line reads (the head of its detailed rendering; an error's
+#: without its traceback); kinds not here are rendered from all their data (their line is the
+#: first line of their body, or their body is small). Keep in step with the heads in
+#: ``_console.py``: tests check the message starts with ``ConsoleFormatter("line")``'s line.
+_LINE_KEYS: dict[str, tuple[str, ...]] = {
+    "chain_start": (),
+    "llm_start": (),
+    "chat_model_start": (),
+    "tool_start": (),
+    "retriever_start": (),
+    "chain_end": ("duration_ms",),
+    "llm_end": ("duration_ms", "usage", "model"),
+    "tool_end": ("duration_ms",),
+    "agent_action": ("tool",),
+    "agent_finish": (),
+    **{kind: ("error", "duration_ms", "interrupted", "interrupt", "aborted")
+       for kind in ERROR_KINDS},
+}
 
 #: Characters :func:`~chainsink.formatters.inert` shows as text.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")

@@ -44,6 +44,9 @@ def inert(text: str, keep: frozenset[str] = frozenset()) -> str:
         text: Text from a run (or whole console output made of it).
         keep: The SGR codes allowed through (:data:`STYLE_CODES` for coloured output).
     """
+    if text.isprintable():  # every character looked at below is a control character
+        return text
+
     def one(match: re.Match[str]) -> str:
         found = match.group()
         if len(found) == 1:

@@ -43,6 +43,8 @@ from chainsink.typing import Formatter, KnowsClosed, Processor, Sink
 
 _F = TypeVar("_F", bound=Callable[..., None])
 _CLOSING = END_KINDS | ERROR_KINDS
+#: What ``_last_token`` holds for a run whose tokens the pipeline does not take.
+_NOT_TAKEN: Any = TokenPath(-3)
 #: Ends of runs whose streamed tokens a processor may still hold.
 _LLM_CLOSING = frozenset({"llm_end", "llm_error"})
 _now = time.time
@@ -448,14 +450,18 @@ class CallbackHandler(BaseCallbackHandler):
         # straight from the formatter's per-run renderer to the sink when every processor
         # would pass it unchanged (see _token_path)
         try:
-            pipeline = self._pipeline
-            if (pipeline.kinds is not None and "llm_new_token" not in pipeline.kinds) or (
-                    pipeline.accepts is not None and not pipeline.accepts("llm_new_token")):
-                return
             last = self._last_token  # tokens of one run come in a row, with one UUID object
             if last is not None and last[0] is run_id:
                 path: TokenPath | None = last[1]
+                if path is _NOT_TAKEN:
+                    return  # the sink said no at the run's first token (a logger's level)
             else:
+                pipeline = self._pipeline
+                if (pipeline.kinds is not None and "llm_new_token" not in pipeline.kinds) or (
+                        pipeline.accepts is not None and not pipeline.accepts("llm_new_token")):
+                    # asked once per streamed run: a logger's level is a few us to read
+                    self._last_token = (run_id, _NOT_TAKEN)
+                    return
                 run = self._tracker.runs.get(run_id)
                 path = None if run is None else run.token_path
                 if run is not None and (path is None or path.max_chars == -2):

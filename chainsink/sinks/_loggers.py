@@ -27,6 +27,7 @@ loop records are logged synchronously, after what the writer still holds. ``flus
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
@@ -38,8 +39,11 @@ from chainsink._jsonable import clean_text
 from chainsink._schema import EVENT_KINDS, Event
 from chainsink._stderr import Reporter
 from chainsink.formatters import LogFormatter, LogLine, inert
-from chainsink.sinks._base import BackgroundWriter, Sink, on_event_loop
+from chainsink.sinks._base import BackgroundWriter, Sink
 from chainsink.sinks._stream import _never_blocks
+
+#: The running event loop of this thread, or None (``on_event_loop()`` without a Python call).
+_running_loop = asyncio._get_running_loop  # noqa: SLF001 - C-level, cheap
 
 #: A level in the logger's own terms: ``logging.INFO``, loguru's ``"INFO"``, structlog's ``"info"``.
 Level = int | str
@@ -154,16 +158,19 @@ class LoggingSink(Sink):
         if type(text) is not LogLine and type(event) is Event:
             text = self._lines.line(event, _message(text))
         if type(text) is LogLine:
-            level, extra = text.level, text.fields
+            level, extra, message = text.level, text.fields, str.__str__(text)
             if type(level) is not int:
                 level = _stdlib_level(level)
         else:
-            level, extra = self._level, None
-        logger = self.logger
+            level, extra, message = self._level, None, _message(text)
+        logger, writer = self.logger, self._writer
+        on_loop = _running_loop() is not None
+        if not on_loop and not writer.pending():  # the usual case
+            logger.log(level, "%s", message, extra=extra)  # which checks the level first
+            return
         if not logger.isEnabledFor(level):
             return
-        message, writer = _message(text), self._writer
-        if on_event_loop():
+        if on_loop:
             queue = writer.pending() or not _handlers_never_block(logger)
         else:  # first what an event loop queued; a writer still stuck keeps the order
             queue = writer.pending() and not writer.drain()
@@ -300,10 +307,11 @@ class LoguruSink(Sink):
             level, fields = self._level, None
         if self._severity_of(level) < _loguru_floor(self._core):
             return
-        message, writer = _message(text), self._writer
+        message = str.__str__(text) if type(text) is LogLine else _message(text)
+        writer = self._writer
         # on an event loop loguru's sinks may block (a full stderr pipe): never there; and
         # behind a stuck writer, keep the order
-        if on_event_loop() or (writer.pending() and not writer.drain()):
+        if _running_loop() is not None or (writer.pending() and not writer.drain()):
             origin = _LoguruOrigin()
             writer.submit(self._log_later, (origin, level, message, fields), len(message))
             return
@@ -374,7 +382,8 @@ def _renders_for_console(logger: Any, console: type | None) -> bool:
     logger's own processors (``wrap_logger(..., processors=...)`` and bound loggers keep them
     in ``_processors``); a lazy proxy from ``get_logger()`` has None there and follows the
     global configuration (``structlog.get_config()``), read at each call as structlog does,
-    so configuring structlog after making the handler takes effect.
+    so configuring structlog after making the handler takes effect. (The sink passes the
+    logger a proxy assembled for the call, whose ``_processors`` are those it follows.)
     """
     if console is None:  # structlog is not even imported: not one of its loggers
         return False
@@ -422,18 +431,42 @@ class StructlogSink(Sink):
         self._by_kind = {kind: _STRUCTLOG_LEVELS[str(name)] for kind, name in by_kind.items()}
         self._console: type | None = getattr(sys.modules.get("structlog.dev"), "ConsoleRenderer",
                                              None)
+        # structlog's lazy proxy type (get_logger(), wrap_logger()), if this structlog has it
+        self._proxy: Any = getattr(sys.modules.get("structlog._config"), "BoundLoggerLazyProxy",
+                                   None)
+        self._assembled = _Assembled()
         self._writer = BackgroundWriter("structlog", Reporter("structlog"))
 
     def accepts(self, kind: str) -> bool:
         """Whether the logger logs an event of ``kind`` (filtering loggers say; others do)."""
-        enabled = getattr(self.logger, "is_enabled_for", None)
+        logger: Any = self.logger
+        if type(logger) is self._proxy:
+            # a lazy proxy (get_logger(), wrap_logger()) assembles a logger from structlog's
+            # configuration at each call; assemble it once per event: the write that follows
+            # on this thread uses it
+            logger = logger.bind()
+            self._assembled.logger = logger
+        enabled = getattr(logger, "is_enabled_for", None)
         if enabled is None:
             return True
         return bool(enabled(self._by_kind.get(kind, _STRUCTLOG_LEVELS[self._level])))
 
+    def _now(self) -> Any:
+        """The logger to call: a lazy proxy's logger as accepts() assembled it for this event
+        (structlog assembles one for each call to a proxy), else as it is."""
+        logger: Any = self.logger
+        if type(logger) is not self._proxy:
+            return logger
+        assembled = self._assembled
+        bound = assembled.logger
+        if bound is None:
+            return logger.bind()
+        assembled.logger = None
+        return bound
+
     def write(self, text: str, event: Any = None) -> None:
         """Log ``text`` as structlog's event; a LogLine with its method and fields."""
-        logger = self.logger
+        logger = self._now()
         if type(text) is not LogLine and type(event) is Event:
             text = self._lines.line(event, _message(text))
         if type(text) is LogLine:
@@ -446,7 +479,7 @@ class StructlogSink(Sink):
         else:
             method, fields, message = getattr(logger, self._level), _NO_FIELDS, _message(text)
         writer = self._writer
-        if on_event_loop() or (writer.pending() and not writer.drain()):
+        if _running_loop() is not None or (writer.pending() and not writer.drain()):
             # structlog's processors and logger run on the writer thread (its output may
             # block); a processor adding a timestamp or thread sees the writer's
             writer.submit(_call_kw, (method, message, fields), len(message))
@@ -460,6 +493,13 @@ class StructlogSink(Sink):
     def close(self) -> None:
         """Like :meth:`flush`; the logger belongs to the caller."""
         self.flush()
+
+
+class _Assembled(threading.local):
+    """The logger a structlog lazy proxy assembled for this thread's last
+    :meth:`StructlogSink.accepts`, until the write that follows takes it."""
+
+    logger: Any = None
 
 
 def _call_kw(method: Any, message: str, fields: dict[str, Any]) -> None:

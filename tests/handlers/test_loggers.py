@@ -27,7 +27,7 @@ from chainsink import (
     LoguruCallbackHandler,
     StructlogCallbackHandler,
 )
-from chainsink.formatters import ConsoleFormatter, JsonlFormatter, strip_ansi
+from chainsink.formatters import ConsoleFormatter, JsonlFormatter, LogFormatter, strip_ansi
 from chainsink.sinks import LoggingSink, LoguruSink
 
 WORKLOADS: dict[str, Callable[[list[Any]], Any]] = {
@@ -504,3 +504,143 @@ def test_logger_sinks_paired_with_another_formatter_keep_levels_and_fields() -> 
     assert got[1]["extra"]["error"]["message"] == "no"
     assert [r.levelno for r in seen] == [logging.INFO, logging.ERROR]
     assert seen[1].error["type"] == "ValueError"  # type: ignore[attr-defined]
+
+
+# -- what the handlers save per event must not change what they log -----------------------------
+
+#: Workloads covering every kind a logger handler logs at INFO: chains, chat models and LLMs,
+#: tools, agents (actions, finishes, LLMChain's text), retrievers, failures.
+MESSAGE_WORKLOADS: dict[str, Callable[[list[Any]], Any]] = {
+    **WORKLOADS, "llm_chain_verbose": workloads.llm_chain_verbose,
+    "error_chain": workloads.error_chain, "batch": workloads.batch_lcel_threaded}
+
+
+class EventsKept(CallbackHandler):
+    """A handler keeping the events it would write (after the default processors)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        super().__init__(lambda _: None, lambda event: self.events.append(event) or "x")
+
+
+@pytest.mark.parametrize("workload", sorted(MESSAGE_WORKLOADS))
+def test_messages_start_with_the_console_line_of_their_event(workload: str) -> None:
+    """The message of every event of a real run starts with the event's detailed console line
+    (the part a logger handler renders once per run name, or from the few fields the line
+    reads) and the level, message and fields of a line do not depend on the lines before."""
+    kept = EventsKept()
+    MESSAGE_WORKLOADS[workload]([kept])
+    assert kept.events
+    console = ConsoleFormatter("line", ansi=False)
+    for make in (LogFormatter.for_loguru, LogFormatter.for_structlog, LogFormatter.for_logging):
+        lines, fresh = make(), make
+        for event in kept.events:
+            line = lines(event)
+            once = fresh()(event)  # a formatter that saw nothing before
+            assert (line, line.level, line.fields) == (once, once.level, once.fields)
+            if line:
+                head = console(event).replace("\n", "\\n")
+                assert line.startswith(head.encode("utf-8", "backslashreplace").decode()), (
+                    line, head)
+
+
+def test_structlog_lazy_proxy_is_assembled_once_per_event() -> None:
+    """structlog assembles a lazy proxy's logger from its configuration at each call; the
+    handler has it do that once per event (the level check and the record share it), and a
+    configuration changed between runs still takes effect."""
+    made: list[Any] = []
+    outs = [io.StringIO(), io.StringIO()]
+
+    def factory(*_: Any) -> Any:
+        made.append(None)
+        return structlog.PrintLogger(outs[0])
+
+    handler = StructlogCallbackHandler()
+    structlog.configure(
+        processors=[structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=factory, cache_logger_on_first_use=False)
+    try:
+        workloads.invoke_lcel([handler])
+        records = [json.loads(line) for line in outs[0].getvalue().splitlines()]
+        assert len(records) == 8 and len(made) == len(records)
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(outs[1]))
+        workloads.invoke_lcel([handler])
+    finally:
+        structlog.reset_defaults()
+    assert len(outs[1].getvalue().splitlines()) == 8
+    assert len(outs[0].getvalue().splitlines()) == 8
+
+
+def _structlog_records(handlers: Callable[[], list[Any]]) -> tuple[list[Any], Callable[[], Any]]:
+    out = io.StringIO()
+    logger = structlog.wrap_logger(structlog.PrintLogger(out),
+                                   processors=[structlog.processors.JSONRenderer()])
+    return [StructlogCallbackHandler(logger)], lambda: [
+        {**r, "event": r.pop("lc_event"), "message": r["event"]}
+        for r in map(json.loads, out.getvalue().splitlines())]
+
+
+def _logging_records(handlers: Callable[[], list[Any]]) -> tuple[list[Any], Callable[[], Any]]:
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    logger = logging.getLogger("test.chainsink.threads")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.handlers[:] = [Keep()]
+    return [LoggingCallbackHandler(logger)], lambda: [
+        {**{k: getattr(r, k) for k in (*RUN_KEYS, "event") if k != "name"},
+         "name": r.run_name, "message": r.getMessage()}  # type: ignore[attr-defined]
+        for r in kept]
+
+
+@pytest.mark.parametrize("records", [_structlog_records, _logging_records])
+def test_records_from_many_threads_keep_their_own_fields(
+        records: Callable[..., tuple[list[Any], Callable[[], Any]]]) -> None:
+    """Eight threads logging through one structlog or stdlib handler at once: each record
+    carries its own run's keys and its own message, none another's."""
+    handlers, read = records(list)
+    reference = io.StringIO()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workloads.batch_lcel_threaded([*handlers, CallbackHandler(reference, JsonlFormatter())])
+    finally:
+        sys.setswitchinterval(switch)
+    expected = {(r["run_id"], r["event"]): r for r in reference_records(reference)}
+    got = read()
+    assert sorted((r["run_id"], r["event"]) for r in got) == sorted(expected)
+    for record in got:
+        want = expected[record["run_id"], record["event"]]
+        assert {k: record[k] for k in RUN_KEYS} == {k: want[k] for k in RUN_KEYS}
+        assert record["message"].startswith(HEADS[want["event"]].format(want["name"]))
+
+
+def test_a_run_key_changed_during_the_run_is_in_the_next_record() -> None:
+    """A processor changing a run's metadata for one event: that record carries the new
+    metadata, the run's other records their own (run keys are serialized once per run
+    while they stay the same)."""
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    def relabel(event: Event) -> Event:
+        if event.event == "chain_end":
+            return event.replace(metadata={**event.metadata, "stage": "end"}, tags=["done"])
+        return event
+
+    logger = logging.getLogger("test.chainsink.relabel")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.handlers[:] = [Keep()]
+    workloads.invoke_lcel([LoggingCallbackHandler(logger, processors=[relabel])])
+    for record in kept:
+        ends = record.event == "chain_end"  # type: ignore[attr-defined]
+        assert (record.metadata.get("stage") == "end") is ends  # type: ignore[attr-defined]
+        assert (record.tags == ["done"]) is ends  # type: ignore[attr-defined]

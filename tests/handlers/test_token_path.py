@@ -205,3 +205,43 @@ def test_a_reused_run_id_gets_its_new_run_fields(tmp_path: Path) -> None:
     assert [r["metadata"] for r in tokens] == [
         {"team": "first"}, {"team": "second"}, {"api_key": "***"}]
     assert "meta-secret-9" not in path.read_text(encoding="utf-8")
+
+
+def test_a_sink_refusing_tokens_is_asked_once_per_streamed_run() -> None:
+    """A sink that takes no tokens now (a logger at INFO) is asked at a run's first token (and
+    after another run starts in between), not at each of its tokens; every other event is
+    still asked about, and a new run asks again."""
+    from chainsink.sinks import Sink
+
+    class NoTokens(Sink):
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+            self.lines: list[str] = []
+
+        def accepts(self, kind: str) -> bool:
+            self.asked.append(kind)
+            return kind != "llm_new_token"
+
+        def write(self, text: str, event: Any = None) -> None:
+            self.lines.append(text)
+
+        def flush(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    sink = NoTokens()
+    handler = CallbackHandler(sink, JsonlFormatter())
+    words = " ".join(f"word{i}" for i in range(40))
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=words)] * 2))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser()
+    for _ in range(2):
+        assert "".join(chain.stream({"q": "go"}, config={"callbacks": [handler]})) == words
+    handler.close()
+    # at the run's first token, and again after the parser's run started in between: not at
+    # each of the 80 tokens
+    assert 2 <= sink.asked.count("llm_new_token") <= 4
+    kinds = [json.loads(line)["event"] for line in sink.lines]
+    assert "llm_new_token" not in kinds
+    assert kinds.count("llm_end") == 2 and kinds.count("chat_model_start") == 2
