@@ -56,6 +56,15 @@ class TokenPath(NamedTuple):
         return not self.rejects or all(reject.search(text) is None for reject in self.rejects)
 
 
+def _together(obj: object, method: str, shortcut: str) -> bool:
+    """Whether ``obj``'s ``shortcut`` comes from the class that defines its ``method`` (so it
+    does what that method does), not from a class the method was overridden below."""
+    def owner(name: str) -> type | None:
+        return next((cls for cls in type(obj).__mro__ if name in cls.__dict__), None)
+
+    return owner(method) is owner(shortcut)
+
+
 #: A run whose tokens take the full path.
 NO_TOKEN_PATH = TokenPath(-1)
 
@@ -82,13 +91,17 @@ class Pipeline:
         #: The sink's say on which kinds it takes right now, if it has one.
         self.accepts: Callable[[str], bool] | None = (
             sink.accepts if isinstance(sink, AcceptsKinds) else None)
-        # the optional hooks, looked up once (a Protocol isinstance check is not cheap)
+        # the optional hooks, looked up once (a Protocol isinstance check is not cheap); a
+        # shortcut is taken only where the class that offers it also defines what it stands
+        # for: a subclass overriding __call__ or write (to mask one more thing, say) is called
         self._token_line = (formatter.token_line if isinstance(formatter, RendersTokenLines)
-                            else None)
-        self._write_bytes = sink.write_bytes if isinstance(sink, WritesBytes) else None
+                            and _together(formatter, "__call__", "token_line") else None)
+        self._write_bytes = (sink.write_bytes if isinstance(sink, WritesBytes)
+                             and _together(sink, "write", "write_bytes") else None)
         #: the formatter's bytes renderer, when the sink takes bytes (records go as rendered)
         self._bytes = (formatter.render_bytes if self._write_bytes is not None
-                       and isinstance(formatter, RendersBytes) else None)
+                       and isinstance(formatter, RendersBytes)
+                       and _together(formatter, "__call__", "render_bytes") else None)
         self._rules = [process.token_rule if isinstance(process, StatesTokenRule) else None
                        for process in processors]
         self._releasers = [(index, process.release_all)

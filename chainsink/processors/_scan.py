@@ -35,10 +35,13 @@ class RunVerdicts:
     Args:
         decide: Computes the verdict from the run's :func:`run_blob` the first time a run is
             seen.
+        by_content: Keep verdicts by blob too, for later runs with the same tags and metadata
+            (``decide`` must then depend on the bytes alone, not on settings that may change).
     """
 
-    def __init__(self, decide: Callable[[bytes], bool]) -> None:
+    def __init__(self, decide: Callable[[bytes], bool], *, by_content: bool = True) -> None:
         self._decide = decide
+        self._by_content = by_content
         # keyed by the run id's int (hashed in C); the objects are held, so identity is reliable
         self._runs: dict[int, tuple[Any, Any, bool]] = {}
         #: verdicts by blob: runs of one chain share their tags and metadata (``decide`` is a
@@ -53,10 +56,10 @@ class RunVerdicts:
             if len(self._runs) >= _MAX_RUNS:
                 self._runs.clear()
             blob = run_blob(event.tags, event.metadata)
-            verdict = self._blobs.get(blob)
+            verdict = self._blobs.get(blob) if self._by_content else None
             if verdict is None:
                 verdict = bool(self._decide(blob))
-                if len(blob) <= _MAX_KNOWN_BLOB:
+                if self._by_content and len(blob) <= _MAX_KNOWN_BLOB:
                     if len(self._blobs) >= _MAX_KNOWN:
                         self._blobs.clear()
                     self._blobs[blob] = verdict

@@ -43,7 +43,8 @@ class Truncator:
         self.max_chars = max_chars
         self.max_items = max_items
         self.max_record_bytes = max_record_bytes
-        self._run_too_big = RunVerdicts(lambda blob: not self._small(blob))
+        # by run only: the caps are attributes a user may change
+        self._run_too_big = RunVerdicts(lambda blob: not self._small(blob), by_content=False)
 
     def _small(self, blob: bytes) -> bool:
         # JSON is at least as long as any string in it, and every extra item costs a comma

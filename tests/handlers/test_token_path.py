@@ -31,10 +31,10 @@ class CountingJsonl(JsonlFormatter):
         super().__init__()
         self.tokens_rendered = 0
 
-    def __call__(self, event: Event) -> str:
+    def render_bytes(self, event: Event) -> bytes:  # what __call__ renders through
         if event.event == "llm_new_token":
             self.tokens_rendered += 1
-        return super().__call__(event)
+        return super().render_bytes(event)
 
 
 def stream(answer: str, handlers: list[Any], metadata: dict[str, Any] | None = None) -> str:
@@ -245,3 +245,28 @@ def test_a_sink_refusing_tokens_is_asked_once_per_streamed_run() -> None:
     kinds = [json.loads(line)["event"] for line in sink.lines]
     assert "llm_new_token" not in kinds
     assert kinds.count("llm_end") == 2 and kinds.count("chat_model_start") == 2
+
+
+def test_a_subclass_overriding_call_or_write_is_called_for_every_record(tmp_path: Path) -> None:
+    """Shortcuts (token lines, records as bytes) are taken only where the class offering them
+    also defines what they stand for: a formatter subclass overriding ``__call__`` and a file
+    sink subclass overriding ``write`` see every record, streamed tokens included."""
+    from chainsink.sinks import FileSink
+
+    class Upper(JsonlFormatter):
+        def __call__(self, event: Event) -> str:
+            return super().__call__(event).replace("alpha", "ALPHA")
+
+    class Lower(FileSink):
+        def write(self, text: str, event: Any = None) -> None:
+            super().write(text.replace("bravo", "BRAVO"), event)
+
+    answer = "alpha bravo alpha bravo"
+    first, second = tmp_path / "f.jsonl", tmp_path / "s.jsonl"
+    with CallbackHandler(first, Upper()) as one, CallbackHandler(Lower(second),
+                                                                  JsonlFormatter()) as two:
+        stream(answer, [one, two])
+    assert "alpha" not in first.read_text(encoding="utf-8")
+    assert "bravo" not in second.read_text(encoding="utf-8")
+    tokens = [r["token"] for r in records(first) if r["event"] == "llm_new_token"]
+    assert "".join(tokens) == answer.replace("alpha", "ALPHA")
