@@ -34,14 +34,12 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake import FakeListLLM
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import tool
@@ -123,33 +121,6 @@ def _stream_chain() -> Any:
     return prompt | model | StrOutputParser()
 
 
-class PieceChatModel(ScriptedChatModel):
-    """A ``ScriptedChatModel`` that streams its answer in pieces of ``piece`` characters, as a
-    provider's tokenizer cuts a key into several tokens (usage and metadata on the last)."""
-
-    piece: int = SECRET_PIECE
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        reply = self._reply(messages)
-        text = str(reply.content)
-        pieces = [text[i:i + self.piece] for i in range(0, len(text), self.piece)] or [""]
-        for i, token in enumerate(pieces):
-            extra: dict[str, Any] = {}
-            if i == len(pieces) - 1:
-                extra["chunk_position"] = "last"
-                if reply.usage_metadata is not None:
-                    extra["usage_metadata"] = reply.usage_metadata
-                if reply.response_metadata:
-                    extra["response_metadata"] = dict(reply.response_metadata)
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token, id=reply.id,
-                                                               **extra))
-            if run_manager:
-                run_manager.on_llm_new_token(token, chunk=chunk)
-            yield chunk
-
-
 @tool
 def login(request: str) -> str:
     """Log a user in to the billing API; ``request`` holds the user and credentials."""
@@ -161,7 +132,8 @@ def _secrets_chain() -> tuple[Any, dict[str, str]]:
     prompt = ChatPromptTemplate.from_messages([
         ("system", "You log users in. Config: {config}"),
         ("human", "{question}\nCredentials: {creds}\n{repo}\n{endpoint}")])
-    model = PieceChatModel(messages=itertools.repeat(_answer(SECRET_ANSWER)))
+    model = ScriptedChatModel(messages=itertools.repeat(_answer(SECRET_ANSWER)),
+                              chunk_chars=SECRET_PIECE)  # a key cut into several tokens
 
     def sign_in(answer: str, config: RunnableConfig) -> str:
         # one string argument, as ReAct tools take (a tool given a dict of args breaks

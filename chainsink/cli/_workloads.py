@@ -108,12 +108,15 @@ class ScriptedChatModel(GenericFakeChatModel):
             the prompt and the reply.
         latency: Seconds to wait before each reply (a real model takes time).
         chunk_latency: Seconds to wait after each streamed chunk.
+        chunk_chars: Stream pieces of this many characters (as a tokenizer cuts a word into
+            several tokens) instead of words and the whitespace between them.
     """
 
     model_name: str | None = None
     estimate_usage: bool = False
     latency: float = 0.0
     chunk_latency: float = 0.0
+    chunk_chars: int = 0
 
     @property
     def _llm_type(self) -> str:
@@ -151,8 +154,11 @@ class ScriptedChatModel(GenericFakeChatModel):
         content = reply.content
         if not isinstance(content, str):
             raise TypeError("ScriptedChatModel only streams string content.")
-        # words and the whitespace between them, as GenericFakeChatModel splits text
-        tokens = [t for t in re.split(r"(\s)", content) if t] or [""]
+        if self.chunk_chars > 0:
+            size = self.chunk_chars
+            tokens = [content[i:i + size] for i in range(0, len(content), size)] or [""]
+        else:  # words and the whitespace between them, as GenericFakeChatModel splits text
+            tokens = [t for t in re.split(r"(\s)", content) if t] or [""]
         for i, token in enumerate(tokens):
             extra: dict[str, Any] = {}
             if i == len(tokens) - 1:

@@ -33,6 +33,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from chainsink.otel import OtelCallbackHandler
 from chainsink.otel import attributes as A
 
+from ._spans import span_facts
+
 Memory = tuple[TracerProvider, InMemorySpanExporter]
 LOW64 = (1 << 64) - 1
 
@@ -522,15 +524,6 @@ def test_a_failing_tool_call_keeps_its_call_id(memory: Memory) -> None:
     assert span.status.status_code is StatusCode.ERROR
 
 
-def _span_facts(span: ReadableSpan) -> tuple[Any, ...]:
-    context = span.context
-    assert context is not None
-    return (context.trace_id, context.span_id, span.parent and span.parent.span_id, span.name,
-            span.kind, span.start_time, span.end_time, span.status.status_code,
-            span.status.description, dict(span.attributes),
-            [(e.name, e.timestamp, dict(e.attributes)) for e in span.events])
-
-
 @pytest.mark.parametrize("options", [{}, {"capture_content": True,
                                           "conventions": ("gen_ai", "openinference")}],
                          ids=["defaults", "content"])
@@ -559,6 +552,6 @@ def test_spans_read_from_events_are_the_spans_of_their_jsonl_lines(
 
     sink.write = both  # type: ignore[method-assign]
     WORKLOADS[name]([handler])
-    got = [sorted((_span_facts(s) for s in e.get_finished_spans()), key=repr)
+    got = [sorted((span_facts(s) for s in e.get_finished_spans()), key=repr)
            for e in exporters]
     assert got[0] and got[0] == got[1]

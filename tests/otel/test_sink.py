@@ -6,13 +6,15 @@ import uuid
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from chainsink import Event
 from chainsink.otel import SpanRecords, SpanSink
 from chainsink.otel._records import FROM_EVENT
+
+from ._spans import span_facts
 
 ROOT = uuid.UUID("01a233a3-7d39-7302-bff0-0ecacf8579bd")
 CHILD = uuid.UUID("01a233a3-7d39-7302-bff0-0ecacf8579be")
@@ -68,15 +70,6 @@ CASES: dict[str, list[Event]] = {
 }
 
 
-def _facts(span: ReadableSpan) -> tuple[Any, ...]:
-    context = span.context
-    assert context is not None
-    return (context.trace_id, context.span_id, span.parent and span.parent.span_id, span.name,
-            span.kind, span.start_time, span.end_time, span.status.status_code,
-            span.status.description, dict(span.attributes),
-            [(e.name, e.timestamp, dict(e.attributes)) for e in span.events])
-
-
 @pytest.mark.parametrize("content", [False, True])
 @pytest.mark.parametrize("case", list(CASES))
 def test_events_and_their_lines_make_the_same_spans(case: str, content: bool) -> None:
@@ -94,5 +87,5 @@ def test_events_and_their_lines_make_the_same_spans(case: str, content: bool) ->
             assert (text is FROM_EVENT) is not render
             sink.write(text, item)
         assert sink.open_runs == 0
-        got.append(sorted((_facts(s) for s in exporter.get_finished_spans()), key=repr))
+        got.append(sorted((span_facts(s) for s in exporter.get_finished_spans()), key=repr))
     assert got[0] and got[0] == got[1]
