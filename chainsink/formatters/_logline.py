@@ -16,17 +16,10 @@ from uuid import UUID
 
 import orjson
 
-from chainsink._jsonable import clean_text, data_json, dumps
-from chainsink._schema import (
-    ERROR_KINDS,
-    EVENT_KINDS,
-    PLACEHOLDER_INPUTS,
-    Event,
-    rfc3339,
-    run_fields,
-)
+from chainsink._jsonable import clean_text, dumps
+from chainsink._schema import ERROR_KINDS, EVENT_KINDS, PLACEHOLDER_INPUTS, Event
 from chainsink.formatters._console import ConsoleFormatter, _took
-from chainsink.formatters._jsonl import _CLOSING, _HEAD, _MAX_CACHED_RUNS, _same, json_record
+from chainsink.formatters._jsonl import JsonlFormatter, json_record
 from chainsink.formatters._styles import inert
 
 #: LogRecord attributes an ``extra`` key may not overwrite: a record key among them gets an
@@ -137,9 +130,8 @@ class LogFormatter:
         self._few_renames = len(self.rename) <= 4
         self._renamed_keys = self.rename.keys()
         self._line = ConsoleFormatter("line", ansi=False)
-        # each open run's key values and their JSON (the record's keys after v, ts and event),
-        # serialized once per run as JsonlFormatter does
-        self._runs: dict[int, tuple[tuple[Any, ...], bytes]] = {}
+        # the records' JSON, each open run's keys serialized once (see _record)
+        self._jsonl = JsonlFormatter()
         # the console lines of runs by kind, run name and type (see _message)
         self._heads: dict[tuple[str, str, str], str | None] = {}
         self._by_kind = {kind: error if kind in ERROR_KINDS else
@@ -190,30 +182,13 @@ class LogFormatter:
         return fields
 
     def _record(self, event: Event) -> dict[str, Any]:
-        """:func:`~chainsink.formatters.json_record` of ``event``: the same dict, with the
-        run's keys serialized once per run (as :class:`~chainsink.formatters.JsonlFormatter`
-        does) and the event's data as the processors already serialized it."""
-        kind = event.event
-        head = _HEAD_BYTES.get(kind)
-        run_id = event.run_id
-        if head is None or type(run_id) is not UUID:  # not one of ours: no shortcuts
-            return json_record(event)
-        runs = self._runs
-        run = run_id.int
-        values = event[2:-1]  # the run keys' values (see chainsink._schema.RUN_KEYS)
-        cached = runs.get(run)
-        if cached is None or not _same(cached[0], values):
-            if len(runs) >= _MAX_CACHED_RUNS:
-                runs.clear()
-            cached = (values, dumps(run_fields(event))[1:-1])
-            runs[run] = cached
-        if kind in _CLOSING:
-            runs.pop(run, None)
-        data = data_json(event)
-        # the event's fields follow (and, as in json_record(), win over) the common keys
-        tail = b"}" if data == b"{}" or data[:1] != b"{" else b"," + data[1:]
-        fields: dict[str, Any] = orjson.loads(
-            b"".join((head % rfc3339(event.ts).encode(), cached[1], tail)))
+        """:func:`~chainsink.formatters.json_record` of ``event``: the same dict, read back
+        from :meth:`JsonlFormatter.render_bytes` (the run's keys serialized once per run, the
+        event's data as the processors already serialized it)."""
+        if (event.event not in self._by_kind or type(event.run_id) is not UUID
+                or type(event.data) is not dict):
+            return json_record(event)  # not one of ours: no shortcuts
+        fields: dict[str, Any] = orjson.loads(self._jsonl.render_bytes(event))
         return fields
 
     def _message(self, event: Event) -> str:
@@ -307,9 +282,6 @@ class LogFormatter:
 
 _new_str = str.__new__
 _new_tuple = tuple.__new__
-
-#: The JSONL record's first keys (``v``, ``ts``, ``event``) by kind, ``%s`` for the time.
-_HEAD_BYTES = {kind: head.encode("utf-8") for kind, head in _HEAD.items()}
 
 #: Console lines of runs kept at most (one per kind, run name and run type).
 _MAX_HEADS = 1_000

@@ -140,18 +140,18 @@ class Redactor:
         keys = self._keys
         # a token event's own "token" key is chainsink's, not a payload's
         own = len(_OWN_TOKEN_KEY) if blob.startswith(_OWN_TOKEN_KEY) else 0
-        if not short and not keys.anchored(low[own:] if own else low):
-            # one pass per rare letter finds nothing any scan below could start from
-            return self._extra is not None and self._extra.search(_strings_of(blob)) is not None
-        for word in (keys.short_byte_words,) if short else keys.byte_word_scans:
-            if word.search(low, own) is not None:
-                if keys.pairs_in_json(blob, low, own):
+        # a long blob is looked at closely only where one pass per rare letter finds something
+        # the scans below could start from
+        if short or keys.anchored(low[own:] if own else low):
+            for word in (keys.short_byte_words,) if short else keys.byte_word_scans:
+                if word.search(low, own) is not None:
+                    if keys.pairs_in_json(blob, low, own):
+                        return True
+                    break
+            # a plain loop: no generator per event
+            for scan in self._short_value_scans if short else self._value_scans:
+                if scan.search(blob) is not None:
                     return True
-                break
-        # a plain loop: no generator per event
-        for scan in self._short_value_scans if short else self._value_scans:
-            if scan.search(blob) is not None:
-                return True
         return self._extra is not None and self._extra.search(_strings_of(blob)) is not None
 
     def _text_has_secret(self, text: str) -> bool:

@@ -266,14 +266,13 @@ class KeyRules:
             re.escape(k) for k in sorted(self.keys, key=len, reverse=True)).encode())
         # "any key word?", on lowercased bytes: one literal regex per word (or a shorter part
         # of several: fast scans), "token" only where it is not a count's (see FREE_TOKEN)
-        words = [FREE_TOKEN if word == "token" else re.escape(word.encode())
-                 for word in dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys)]
+        anchors = tuple(dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys))
+        words = [FREE_TOKEN if word == "token" else re.escape(word.encode()) for word in anchors]
         self.byte_word_scans = tuple(re.compile(word) for word in words)
         self.short_byte_words = re.compile(b"|".join(words))
         # for anchored(): the words ANCHOR_SCANS do not stand for (a user's), longest first
-        self._other_words = tuple(sorted(
-            (word.encode() for word in dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys)
-             if word not in ANCHORED_WORDS), key=len, reverse=True))
+        self._other_words = tuple(sorted((word.encode() for word in anchors
+                                          if word not in ANCHORED_WORDS), key=len, reverse=True))
         self._kinds: dict[str, int] = {}
         self._lock = threading.Lock()
 
