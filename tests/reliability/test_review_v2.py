@@ -48,6 +48,36 @@ def _run(run_id: str, name: str, second: int = 0) -> str:
 # -- chainsink serve -------------------------------------------------------------------------
 
 
+def _served_at(proc: subprocess.Popen[bytes],
+               deadline: float) -> tuple[tuple[str, int] | None, bytes]:
+    """Where a ``chainsink serve`` child listens, read from its stderr before ``deadline``
+    (None if it exited or never said), and the stderr read so far."""
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    err = b""
+    while time.monotonic() < deadline and proc.poll() is None:
+        select.select([proc.stderr], [], [], 0.1)
+        err += proc.stderr.read() or b""
+        found = re.search(rb"at http://([\d.]+):(\d+)/ \(Ctrl-C", err)
+        if found:
+            return (found.group(1).decode(), int(found.group(2))), err
+    return None, err
+
+
+def _trace_status(url: tuple[str, int], trace: str, deadline: float) -> int:
+    """The status of ``GET /trace?id=TRACE``, asked again until 200 or ``deadline``."""
+    status = 0
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(*url, timeout=WAIT)
+        conn.request("GET", f"/trace?id={trace}", headers={"Host": f"127.0.0.1:{url[1]}"})
+        status = conn.getresponse().status
+        conn.close()
+        if status == 200:
+            break
+        time.sleep(0.2)
+    return status
+
+
 def test_serve_fifo_among_inputs_does_not_stop_indexing_the_other_logs(tmp_path: Path) -> None:
     """A FIFO named beside a log is refused or read, but the log is still indexed and served:
     was: ``_read_once`` takes the FIFO (no size) for gzip data, fails with "Illegal seek",
@@ -67,32 +97,15 @@ def test_serve_fifo_among_inputs_does_not_stop_indexing_the_other_logs(tmp_path:
     proc = subprocess.Popen([sys.executable, "-m", "chainsink", "serve", "--port", "0",
                              str(log), str(fifo)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
-    err = b""
     try:
-        assert proc.stderr is not None
-        os.set_blocking(proc.stderr.fileno(), False)
-        url = None
         deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline and url is None and proc.poll() is None:
-            select.select([proc.stderr], [], [], 0.1)
-            err += proc.stderr.read() or b""
-            found = re.search(rb"at http://([\d.]+):(\d+)/ \(Ctrl-C", err)
-            if found:
-                url = (found.group(1).decode(), int(found.group(2)))
+        url, err = _served_at(proc, deadline)
         if url is None:  # refused outright is a fix too, if it said why in one line
             assert proc.poll() is not None, err
             assert b"Traceback" not in err and b"pipe.jsonl" in err, err
             return
-        status = 0
-        while time.monotonic() < deadline:
-            conn = http.client.HTTPConnection(*url, timeout=WAIT)
-            conn.request("GET", "/trace?id=good-trace",
-                         headers={"Host": f"127.0.0.1:{url[1]}"})
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                break
-            time.sleep(0.2)
+        status = _trace_status(url, "good-trace", deadline)
+        assert proc.stderr is not None
         with_more = proc.stderr.read() or b""
         assert status == 200, (err + with_more).decode(errors="replace")
         assert b"indexing stopped" not in err + with_more
@@ -129,30 +142,13 @@ def test_serve_a_directory_of_many_rotated_logs_within_the_usual_descriptor_limi
     proc = subprocess.Popen([sys.executable, "-m", "chainsink", "serve", "--port", "0",
                              str(logs)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=_env(), preexec_fn=limit)  # noqa: PLW1509
-    err = b""
     try:
-        assert proc.stderr is not None
-        os.set_blocking(proc.stderr.fileno(), False)
-        url = None
         deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline and url is None and proc.poll() is None:
-            select.select([proc.stderr], [], [], 0.1)
-            err += proc.stderr.read() or b""
-            found = re.search(rb"at http://([\d.]+):(\d+)/ \(Ctrl-C", err)
-            if found:
-                url = (found.group(1).decode(), int(found.group(2)))
+        url, err = _served_at(proc, deadline)
+        assert proc.stderr is not None
         err += proc.stderr.read() or b""
         assert url is not None, err[-2000:].decode(errors="replace")
-        status = 0
-        while time.monotonic() < deadline:
-            conn = http.client.HTTPConnection(*url, timeout=WAIT)
-            conn.request("GET", "/trace?id=r0", headers={"Host": f"127.0.0.1:{url[1]}"})
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                break
-            time.sleep(0.2)
-        assert status == 200
+        assert _trace_status(url, "r0", deadline) == 200
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
