@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli._support import ctrl_c
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0  # a bound for a slow machine, never a measure
@@ -110,12 +111,7 @@ def test_serve_fifo_among_inputs_does_not_stop_indexing_the_other_logs(tmp_path:
         assert status == 200, (err + with_more).decode(errors="replace")
         assert b"indexing stopped" not in err + with_more
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        ctrl_c(proc, WAIT)
         if writer.is_alive():  # the server never opened the FIFO: let the writer's open return
             fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
             writer.join(5)
@@ -150,13 +146,7 @@ def test_serve_a_directory_of_many_rotated_logs_within_the_usual_descriptor_limi
         assert url is not None, err[-2000:].decode(errors="replace")
         assert _trace_status(url, "r0", deadline) == 200
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        ctrl_c(proc, WAIT)
 
 
 # -- chainsink query -------------------------------------------------------------------------
