@@ -31,7 +31,12 @@ and 6 (reading at scale) come from ``bench_startup.py`` and ``bench_query.py``, 
 processes after the rounds (``--quick`` makes them short; ``--no-startup``/``--no-reading``
 turn them off; with ``--only`` or ``--workloads`` they run only when asked for with
 ``--startup``/``--reading``). A ROOM section then sets each failing comparison against two
-floors of the same run, to show whether any handler could meet it here.
+floors of the same run, to show whether any handler could meet it here. A PROPOSED section
+last judges, on the same medians, the targets proposed for re-filing the rows that fail by
+design (``PROPOSALS``): 1', the +30% where nothing streams and +30% plus 2 us per event
+(issue 8's hold-back on each token) where it does; 2', within 1.20x of the fast path writing
+each trace when its root run ends, as chainsink does (``ref_fastpath_durable``); 4', each logger
+handler within 1.3x of its library's floor plus the JSONL handler (the record it builds).
 
 Exits 0 whatever the targets say (it is a report); non-zero only if something crashed or a
 child benchmark failed.
@@ -55,6 +60,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -309,6 +315,112 @@ class FastPathJsonlHandler(BaseCallbackHandler):
         self._line("agent_finish", run[0] if run else b'"run_id":null', {"finish": finish})
 
 
+class DurableFastPathJsonlHandler(FastPathJsonlHandler):
+    """Not a product: ``FastPathJsonlHandler`` keeping chainsink's durability promise. The same
+    lines and the same secret check, but the file is opened once, unbuffered, at construction,
+    and each trace's lines are written with one ``write()`` when the trace's root run ends (as
+    chainsink's FileCallbackHandler does: a trace that finished is on disk if the process then
+    dies), where the fast path holds every line until close().
+
+    Lines wait in a buffer per trace (concurrent traces on threads or asyncio tasks interleave
+    their events), kept in each run's entry; a run whose trace's root already ended writes its
+    buffer when it ends; lines of runs never seen starting wait for close(), as do the traces
+    still open then."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        #: trace id -> its buffer, while the trace's root run is open
+        self.traces: dict[Any, list[bytes]] = {}
+        self.lock = threading.Lock()  # one write() at a time: traces do not interleave
+        # run id -> (prefix, trace id, depth, start time, the trace's buffer)
+        self.runs: dict[Any, Any] = {}
+
+    def _write(self, buf: list[bytes]) -> None:
+        """Write what ``buf`` holds and take it out (a line another thread appends meanwhile
+        stays for the next write)."""
+        with self.lock:  # two threads may end runs of one trace at once
+            n = len(buf)
+            if not n:
+                return
+            view = memoryview(b"".join(buf[:n]))
+            del buf[:n]
+            while view:
+                view = view[self.file.write(view):]
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        bufs = {id(b): b for b in self.traces.values()}
+        bufs.update((id(run[4]), run[4]) for run in list(self.runs.values()))
+        for buf in [self.pending, *bufs.values()]:
+            self._write(buf)
+        self.traces.clear()
+        self.file.close()
+
+    def _render(self, kind: str, prefix: bytes, payload: dict[str, Any]) -> bytes:
+        body = self._check(cs_dumps(payload))
+        return b'{"v":1,"ts":"%s","event":"%s",%s,%s}\n' % (_ts(), kind.encode(), prefix, body)
+
+    def _start(self, kind: str, run_id: Any, parent: Any, name: str, run_type: str,
+               tags: Any, metadata: Any, payload: dict[str, Any]) -> None:
+        up = self.runs.get(parent)
+        if up:
+            trace, depth, buf = up[1], up[2] + 1, up[4]
+        else:
+            trace, depth, buf = run_id, 0, []
+            self.traces[trace] = buf
+        prefix = self._check(cs_dumps({
+            "run_id": run_id, "parent_run_id": parent, "trace_id": trace, "depth": depth,
+            "name": name, "run_type": run_type, "tags": tags or [],
+            "metadata": metadata or {}}))
+        self.runs[run_id] = (prefix, trace, depth, time.perf_counter(), buf)
+        buf.append(self._render(kind, prefix, payload))
+
+    def _line(self, kind: str, prefix: bytes, payload: dict[str, Any]) -> None:
+        # a run never seen starting (``_end`` and the agent events of the base class)
+        self.pending.append(self._render(kind, prefix, payload))
+
+    def _end(self, kind: str, run_id: Any, payload: dict[str, Any]) -> None:
+        run = self.runs.pop(run_id, None)
+        if run is None:  # as the fast path writes it
+            payload["duration_ms"] = round(time.perf_counter() * 1000, 3)
+            self._line(kind, b'"run_id":null', payload)
+            return
+        prefix, trace, depth, started, buf = run
+        payload["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        buf.append(self._render(kind, prefix, payload))
+        if depth == 0:  # the trace's root run: the whole trace goes to disk
+            self.traces.pop(trace, None)
+            self._write(buf)
+        elif trace not in self.traces:  # a run outliving its trace's root
+            self._write(buf)
+
+    def on_llm_new_token(self, token: Any, *, run_id: Any, parent_run_id: Any = None,
+                         **kw: Any) -> None:
+        run = self.runs.get(run_id)
+        text = orjson.dumps(token)
+        if _CHECK(text):
+            text = b'"***"'
+        (run[4] if run else self.pending).append(
+            b'{"v":1,"ts":"%s","event":"llm_new_token",%s,"token":%s}\n'
+            % (_ts(), run[0] if run else b'"run_id":null', text))
+
+    def on_agent_action(self, action: Any, *, run_id: Any, **kw: Any) -> None:
+        run = self.runs.get(run_id)
+        if run:
+            run[4].append(self._render("agent_action", run[0], {"action": action}))
+        else:
+            self._line("agent_action", b'"run_id":null', {"action": action})
+
+    def on_agent_finish(self, finish: Any, *, run_id: Any, **kw: Any) -> None:
+        run = self.runs.get(run_id)
+        if run:
+            run[4].append(self._render("agent_finish", run[0], {"finish": finish}))
+        else:
+            self._line("agent_finish", b'"run_id":null', {"finish": finish})
+
+
 #: One record as chainsink's logger handlers pass it: the JSONL keys of a chain's start with a
 #: short input (``name`` as stdlib's ``run_name``; ``event`` as structlog's ``lc_event``).
 _FLOOR_FIELDS: dict[str, Any] = {
@@ -473,7 +585,7 @@ def _capture(d: Path) -> Iterator[list[Any]]:
 WRITES_FILES = frozenset({"ref_json_dumps", "ref_orjson_min", "ref_fastpath_jsonl", "lc_file",
                           "cs_file_text", "cs_file_ansi", "cs_file_jsonl", "cs_rotating",
                           "cs_loguru", "cs_capture", "cs_file_jsonl_noproc", "cs_loguru_trace",
-                          "ref_loguru_floor"})
+                          "ref_loguru_floor", "ref_fastpath_durable"})
 
 #: Each logger handler's library floor (the library alone, see LoggerFloorHandler).
 LOGGER_FLOORS = {"cs_loguru": "ref_loguru_floor", "cs_structlog": "ref_structlog_floor",
@@ -496,6 +608,9 @@ def candidates() -> list[Candidate]:
         Candidate("ref_fastpath_jsonl", "reference", "the JSONL fast path suggested in "
                   "bench/README.md (prototype, not a product)",
                   _closing(lambda d: FastPathJsonlHandler(str(d / "fast.jsonl")))),
+        Candidate("ref_fastpath_durable", "reference", "that fast path writing each trace when "
+                  "its root run ends, as chainsink does (prototype, not a product)",
+                  _closing(lambda d: DurableFastPathJsonlHandler(str(d / "durable.jsonl")))),
         Candidate("ref_loguru_floor", "reference", "loguru alone: one fixed record per non-token "
                   "event, same sink as cs_loguru", _loguru("INFO", _loguru_floor)),
         Candidate("ref_structlog_floor", "reference", "structlog alone: one fixed record per "
@@ -730,16 +845,28 @@ LOGGER_WORKLOADS = ("batch_threaded", "agent")
 
 
 class Rule(NamedTuple):
-    """One comparison target: d(candidate) <= factor * d(reference) on each workload, where
-    d() is the median overhead per event; skipped where either did not run."""
+    """One comparison target: d(candidate) <= factor * d(reference) + plus_us on each workload,
+    where d() is the median overhead per event; a reference may be a sum of candidates (a tuple
+    of names: d() of each, added up); skipped where the candidate or any part did not run."""
 
     number: str
     label: str
     candidate: str
-    reference: str
+    reference: str | tuple[str, ...]
     factor: float
     workloads: tuple[str, ...] | None = None  # None: every workload run
     percent: bool = False  # show the excess over the reference as +N%, else as a ratio
+    plus_us: float = 0.0  # microseconds per event allowed on top of factor * d(reference)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The candidates whose overheads add up to the reference."""
+        return (self.reference,) if isinstance(self.reference, str) else tuple(self.reference)
+
+    @property
+    def reference_name(self) -> str:
+        """The reference as printed and saved: ``a+b`` for a sum."""
+        return "+".join(self.parts)
 
 
 RULES = (
@@ -755,6 +882,38 @@ RULES = (
            LOGGER_FLOOR_FACTOR, LOGGER_WORKLOADS) for name, floor in LOGGER_FLOORS.items()),
 )
 
+#: Proposed targets, for re-filing the rows of issue 17 that fail by design; each is measured
+#: the same way (the same run's medians of per-event overheads) and printed as PROPOSED.
+#: 1': streaming pays issue 8's hold-back on each token (a token is scanned with the text held
+#: back before it, so a secret split across tokens is caught): on the streaming workloads the
+#: default processors may add this many microseconds per event on top of the +30%.
+STREAM_HOLDBACK_US = 2.0
+STREAMING_WORKLOADS = ("sync_stream", "astream10")
+#: ... and the +30% alone elsewhere (create_agent only when run; secrets, as in row 1, is not
+#: judged: every record there is masked).
+NON_STREAMING_WORKLOADS = ("batch_threaded", "agent", "invoke_heavy", "create_agent")
+#: 2': the fast path writing each trace when its root run ends, as chainsink does
+#: (``ref_fastpath_durable``), instead of every line at close().
+DURABLE_REFERENCE = "ref_fastpath_durable"
+#: 4': a logger handler builds, redacts and truncates a JSONL record, then logs it: its
+#: reference is its library's floor plus the JSONL handler.
+LOGGER_RECORD = "cs_file_jsonl"
+
+PROPOSALS = (
+    Rule("1'", f"redaction <= +{REDACTION_EXTRA:.0%} over processors=() "
+         f"+ {STREAM_HOLDBACK_US:.1f} us per event when streaming", "cs_file_jsonl",
+         "cs_file_jsonl_noproc", 1 + REDACTION_EXTRA, STREAMING_WORKLOADS, percent=True,
+         plus_us=STREAM_HOLDBACK_US),
+    Rule("1'", f"redaction <= +{REDACTION_EXTRA:.0%} over processors=() when not streaming",
+         "cs_file_jsonl", "cs_file_jsonl_noproc", 1 + REDACTION_EXTRA, NON_STREAMING_WORKLOADS,
+         percent=True),
+    Rule("2'", f"near a durable floor: cs_file_jsonl <= {FLOOR_FACTOR:.2f}x "
+         f"{DURABLE_REFERENCE}", "cs_file_jsonl", DURABLE_REFERENCE, FLOOR_FACTOR),
+    *(Rule("4'", f"{name} <= {LOGGER_FLOOR_FACTOR:.2f}x ({floor}+{LOGGER_RECORD})", name,
+           (floor, LOGGER_RECORD), LOGGER_FLOOR_FACTOR, LOGGER_WORKLOADS)
+      for name, floor in LOGGER_FLOORS.items()),
+)
+
 
 def median_delta(results: dict[str, Any], workload: str, name: str) -> float | None:
     """The median overhead per event of candidate ``name`` on ``workload``, None if it did not
@@ -765,8 +924,9 @@ def median_delta(results: dict[str, Any], workload: str, name: str) -> float | N
 
 def targets(results: dict[str, Any], works: list[Workload],
             rules: tuple[Rule, ...] = RULES) -> list[dict[str, Any]]:
-    """Evaluate the comparison targets (issue 17, rows 1-4) on the medians of the per-event
-    overheads: one verdict per rule and workload where both of its candidates ran."""
+    """Evaluate the comparison targets (issue 17, rows 1-4; or ``PROPOSALS``) on the medians of
+    the per-event overheads: one verdict per rule and workload where its candidate and every
+    part of its reference ran."""
     found: list[dict[str, Any]] = []
     for rule in rules:
         for w in works:
@@ -775,22 +935,33 @@ def targets(results: dict[str, Any], works: list[Workload],
             if rule.workloads is None and w.secrets:
                 continue  # every record there is masked: see masking_cost()
             spent = median_delta(results, w.name, rule.candidate)
-            ref = median_delta(results, w.name, rule.reference)
-            if spent is None or ref is None:
+            parts = [median_delta(results, w.name, name) for name in rule.parts]
+            if spent is None or any(p is None for p in parts):
                 continue
-            allowed = rule.factor * ref
+            values = [p for p in parts if p is not None]
+            ref = sum(values)
+            allowed = rule.factor * ref + rule.plus_us
             if ref <= 0:
                 excess = "n/a"
             elif rule.percent:
                 excess = f"{(spent / ref - 1) * 100:+.0f}%"
             else:
                 excess = f"{spent / ref:.2f}x"
-            found.append({"target": f"{rule.number} {rule.label} ({w.name})",
-                          "pass": spent <= allowed,
-                          "detail": f"{spent:.1f} us vs {ref:.1f} us ({excess})",
-                          "workload": w.name, "candidate": rule.candidate,
-                          "reference": rule.reference, "factor": rule.factor,
-                          "spent": spent, "ref": ref, "allowed": allowed})
+            if rule.plus_us:
+                excess += f", allows {allowed:.1f} us"
+            shown = f"{ref:.1f} us"
+            if len(values) > 1:
+                shown = f"{' + '.join(f'{p:.1f}' for p in values)} = {shown}"
+            row = {"target": f"{rule.number} {rule.label} ({w.name})",
+                   "pass": spent <= allowed, "detail": f"{spent:.1f} us vs {shown} ({excess})",
+                   "workload": w.name, "candidate": rule.candidate,
+                   "reference": rule.reference_name, "factor": rule.factor,
+                   "spent": spent, "ref": ref, "allowed": allowed}
+            if len(values) > 1:
+                row["parts"] = dict(zip(rule.parts, values, strict=True))
+            if rule.plus_us:
+                row["plus_us"] = rule.plus_us
+            found.append(row)
     return found
 
 
@@ -1151,6 +1322,8 @@ def main(argv: list[str] | None = None) -> int:
     first = [t for t in found if t["target"].startswith("1 ")]  # the strict row joins row 1
     rows = first + ([strict] if strict else []) + found[len(first):] + child_rows
     results["targets"] = rows
+    proposed = targets(results, works, PROPOSALS)
+    results["proposed"] = proposed
     print("\nTARGETS (issue 17; medians of per-event overheads, microseconds of CPU)", file=out)
     for t in rows:
         print(f"  {target_line(t)}", file=out)
@@ -1172,6 +1345,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {x['workload']:15} {x['target']:{width}}  allows {x['allowed']:6.1f}  "
                   f"dispatch {x['dispatch']:5.1f}  line {x['line']:5.1f}  takes "
                   f"{x['spent']:6.1f} ({needed})  {x['verdict']}", file=out)
+    if proposed:
+        print("\nPROPOSED (targets measured the same way, for re-filing): medians of per-event "
+              "overheads of this run, microseconds of CPU", file=out)
+        for t in proposed:
+            print(f"  {target_line(t)}", file=out)
     floors = [n for n in ("noop_inline", "ref_orjson_min") if n not in results["candidates"]]
     if floors and any(not t["pass"] for t in found):
         notes.append(f"no ROOM for the failing targets: {' and '.join(floors)} did not run "
