@@ -10,6 +10,11 @@ moved further back to the start of
 * a secret key name followed by at most 8 separator characters (``password": "``,
   ``api_key=``, ``Authorization: ``) or by an opened quote its value is still in
   (``password = "correct horse``), or an HTTP auth scheme word (``Bearer ``, ``Basic ``);
+* a CJK key word, or the start of one (``密``, ``パスワ``), and what may still be its value:
+  after its copula a run of printable ASCII (``密码是hunter2``), after its separator a bare
+  value not yet ended by a space or CJK punctuation (``密码:hunter2``, the colon full-width
+  too), or a value in CJK
+  quotes not yet closed (``密码是「hunter 2``);
 * the start of a value remembered in the trace that holds a character outside the set.
 
 The rest is held until the next token, masked with the same rules as any string, and the
@@ -26,7 +31,16 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from chainsink.processors._secrets import MASK, WORD_CHARS, Span, folding
+from chainsink.processors._secrets import (
+    CJK_QUOTES,
+    CJK_STOPS,
+    COPULAS,
+    FULLWIDTH_SEPARATORS,
+    MASK,
+    WORD_CHARS,
+    Span,
+    folding,
+)
 
 __all__ = ["MAX_HELD", "MAX_STREAMS", "NOTHING", "WORD_CHARS", "HoldBack", "masked", "merged"]
 
@@ -39,6 +53,30 @@ _WINDOW = 96
 #: HTTP auth scheme words, held with what follows them like key names.
 _SCHEMES = ("bearer", "basic", "digest", "negotiate")
 _NAME = r"[A-Za-z0-9_.\-]*+"
+_SPACES = r"[ \t\u3000]*+"
+_COLON = "[:=" + FULLWIDTH_SEPARATORS + "]"
+_COPULA = "(?:" + "|".join(COPULAS) + ")"
+#: A value in CJK quotes, still open.
+_CJK_OPEN = "[" + "".join(CJK_QUOTES) + "][^" + "".join(CJK_QUOTES.values()) + "\\n]*+"
+#: A bare value still going on (see chainsink.processors._secrets._BARE).
+_BARE_RUN = "[^\\s,;'\"&)}\\]>" + CJK_STOPS + "]*+"
+
+
+def _wide_pending(wide: Sequence[str]) -> str:
+    """A regex for what ends a stream's text while a pair with one of the CJK key words
+    ``wide`` may be going on (see the module's docstring). It opens with the words' first
+    characters (``re`` skips the positions where none stands)."""
+    after_colon = f"{_SPACES}(?:{_CJK_OPEN}|{_BARE_RUN})"
+    after_copula = f"{_SPACES}(?:{_COLON}{after_colon}|{_CJK_OPEN}|[!-~]*+)"
+    return (f"(?:{folding(wide)}){_NAME}(?:\\W{{0,8}}|{_SPACES}(?:{_COPULA}{after_copula}"
+            f"|{_COLON}{after_colon}))\\Z")
+
+
+def _opening(words: str, copula: bool) -> str:
+    """A regex for a key name and its separator (or copula) right before an opening quote."""
+    sep = f"(?:{_COLON}|{_COPULA}{_SPACES}{_COLON}?)" if copula else _COLON
+    return (f"(?:{words}){_NAME}(?:\\\\*+[\"'])?+\\]?+{_SPACES}{sep}{_SPACES}"
+            f"\\\\*+\\Z")
 
 
 #: What :meth:`HoldBack.swap` returns for a run's first token: no record to write yet.
@@ -53,12 +91,32 @@ class HoldBack:
     """
 
     def __init__(self, keys: Sequence[str]) -> None:
-        words = folding((*keys, *_SCHEMES))
+        narrow = [key for key in keys if key.isascii()]
+        wide = [key for key in keys if not key.isascii()]
+        words = folding((*narrow, *_SCHEMES))
         #: a key name (or scheme) and at most 8 separator characters ending the text
-        self._pending = re.compile(f"(?:{words}){_NAME}\\W{{0,8}}\\Z")
+        pending = f"(?:{words}){_NAME}\\W{{0,8}}\\Z"
+        self._pending = re.compile(pending)
         #: a key name and its separator right before an opening quote (the text's end)
-        self._opening = re.compile(f"(?:{words}){_NAME}(?:\\\\*+[\"'])?+\\]?+[ \\t]*+"
-                                   f"[:=][ \\t]*+\\\\*+\\Z")
+        self._opening = re.compile(_opening(words, False))
+        # CJK key words are looked for at the tail of the text (where the characters after
+        # it are all in WORD_CHARS), and once more where the cut moved back to the start of
+        # something held that a CJK pair's value may run into (an ASCII key word in it:
+        # "密码是hunter2secret"): not before a CJK key word, which such a value cannot run
+        # through ("密码是" * n would be stepped back over one at a time, where the
+        # characters of ASCII key words are stripped at once)
+        #: a pair with a CJK key word that may be going on, ending the text
+        self._wide_pending = re.compile(_wide_pending(wide)) if wide else None
+        #: the starts of the CJK key words that end in a character outside WORD_CHARS
+        #: (lowercased; those ending in one are held anyway), by length
+        self._wide_starts = frozenset(key[:i] for key in wide for i in range(1, len(key))
+                                      if key[i - 1] not in WORD_CHARS)
+        self._wide_start_lengths = sorted({len(start) for start in self._wide_starts},
+                                          reverse=True)
+        self._wide_start_ends = frozenset(start[-1] for start in self._wide_starts)
+        #: as _opening, with the CJK key words and their copulas
+        self._opening_tail = (re.compile(_opening(folding((*keys, *_SCHEMES)), True)) if wide
+                              else self._opening)
         #: run id (int) -> its held text; a run not in it holds nothing
         self.runs: dict[int, str] = {}
         #: run id (int) -> the token value of its last token's record, written when the next
@@ -73,24 +131,40 @@ class HoldBack:
         decided, what is after is held. ``spaced``: the remembered forms holding a character
         outside WORD_CHARS."""
         end = len(text.rstrip(WORD_CHARS))
+        # CJK key words: at the tail (2: and the start of one there), then once more (1)
+        wide = 2 if self._wide_pending is not None and not text.isascii() else 0
         while end > 0:
-            back = self._back(text, end, spaced)
+            back = self._back(text, end, spaced, wide)
             if back >= end:
                 break
             end = len(text[:back].rstrip(WORD_CHARS))
+            if wide:
+                wide = 1 if wide == 2 and "!" <= text[end] <= "~" else 0
         return end
 
-    def _back(self, text: str, end: int, spaced: Sequence[str]) -> int:
+    def _back(self, text: str, end: int, spaced: Sequence[str], wide: int) -> int:
         best = end
-        found = self._pending.search(text, end - _WINDOW if end > _WINDOW else 0, end)
+        window = end - _WINDOW if end > _WINDOW else 0
+        found = self._pending.search(text, window, end)
         if found is not None:
             best = found.start()
+        opening = self._opening
+        if wide and self._wide_pending is not None:
+            opening = self._opening_tail
+            found = self._wide_pending.search(text, window, end)
+            if found is not None and found.start() < best:
+                best = found.start()
+            if wide == 2 and text[end - 1] in self._wide_start_ends:  # 密, パスワ: a start
+                for length in self._wide_start_lengths:
+                    if length <= end and text[end - length:end].lower() in self._wide_starts:
+                        best = min(best, end - length)
+                        break
         if '"' in text or "'" in text:  # a quote: a key's value may be opening
             line = text.rfind("\n", 0, end) + 1
             for quote in "\"'":
                 at = text.rfind(quote, line, end)
                 if at > 0:
-                    found = self._opening.search(text, max(line, at - _WINDOW), at)
+                    found = opening.search(text, max(line, at - _WINDOW), at)
                     if found is not None and found.start() < best:
                         best = found.start()
         for form in spaced:

@@ -64,13 +64,17 @@ class Redactor:
     """A processor that masks secrets in an event's payload, run name, tags and metadata.
 
     Values under keys that look secret (``*api_key*``, ``*secret*``, ``*password*``,
-    ``authorization``, ``cookie``, ``*token*``; a token count such as ``total_tokens`` keeps a
-    numeric value) and substrings that look like credentials (``sk-...`` keys, ``Bearer ...``,
-    AWS ``AKIA...``, GitHub ``ghp_...`` and ``github_pat_...``, JWTs, ``user:password@`` in
-    URLs) become ``"***"``, wherever they stand in text. So do the values of secret
-    ``key=value`` pairs written inside strings (``{'password': '...'}`` in a tool's
-    ``input_str``, JSON in a string, ``Authorization: Basic ...``). pydantic ``SecretStr``
-    values are never revealed.
+    ``authorization``, ``cookie``, ``*token*``, and the CJK words for them: ``*密码*``,
+    ``*密鑰*``, ``*令牌*``, ``*パスワード*``, ``*비밀번호*``, ...: see ``CJK_KEYS``; a token
+    count such as ``total_tokens`` keeps a numeric value) and substrings that look like
+    credentials (``sk-...`` keys, ``Bearer ...``, AWS ``AKIA...``, GitHub ``ghp_...`` and
+    ``github_pat_...``, JWTs, ``user:password@`` in URLs) become ``"***"``, wherever they
+    stand in text. So do the values of secret ``key=value`` pairs written inside strings
+    (``{'password': '...'}`` in a tool's ``input_str``, JSON in a string,
+    ``Authorization: Basic ...``), and after a CJK key word its separator (full-width too)
+    or copula (``密码是hunter2``, ``パスワードは...``, ``비밀번호는 ...``; after a copula only a
+    run of printable ASCII, so prose is kept; a value ends at CJK punctuation). pydantic
+    ``SecretStr`` values are never revealed.
 
     A value masked once is remembered for the rest of its trace (values of at least 4
     characters, up to 128 per trace) and masked in every string of the trace it shows up in
@@ -148,6 +152,9 @@ class Redactor:
                     if keys.pairs_in_json(blob, low, own):
                         return True
                     break
+            else:  # no ASCII key word: a CJK one (密码) may still be there
+                if not low.isascii() and keys.wide_pairs_in_json(low, own):
+                    return True
             # a plain loop: no generator per event
             for scan in self._short_value_scans if short else self._value_scans:
                 if scan.search(blob) is not None:

@@ -16,9 +16,21 @@ import orjson
 
 MASK = "***"
 
+#: Credential words of Chinese (simplified and traditional), Japanese and Korean, as key names
+#: (``{"密码": ...}``, ``db_密码``) and in text (``密码是hunter2``, ``パスワード: ...``). Only
+#: words that name a credential: not the LLM sense of "token" (トークン, 토큰, 词元) nor
+#: "cipher" (暗号, 암호).
+CJK_KEYS = (
+    # Chinese: password, key, secret key, private key, passphrase, token, credential
+    "密码", "密碼", "密钥", "密鑰", "秘钥", "秘鑰", "私钥", "私鑰", "口令", "令牌",
+    "凭证", "憑證", "凭据", "憑據",
+    "パスワード", "秘密鍵", "暗証番号", "apiキー",  # Japanese: password, private key, PIN, API key
+    "비밀번호", "패스워드", "비밀키", "개인키",  # Korean: password, secret key, private key
+)
+
 #: Key names whose values are masked: substrings, case-insensitive.
 DEFAULT_KEYS = ("api_key", "apikey", "api-key", "secret", "password", "passwd", "token",
-                "authorization", "cookie", "credential", "private_key")
+                "authorization", "cookie", "credential", "private_key", *CJK_KEYS)
 
 #: Values that look like credentials wherever they appear, even right after text with no
 #: space (``我的API密钥是sk-...``): each may start anywhere but inside a run of its own
@@ -180,16 +192,36 @@ _NAME_REST = re.compile(r"[A-Za-z0-9_.\-]*+")
 #: How far back a key name is followed from the key word found in it.
 _NAME_BACK = 64
 #: After the name: its closing quote (escaped inside a string), a subscript's bracket, the
-#: separator (not ``==``), spaces.
-_SEPARATOR = re.compile(r"(?:\\*+[\"'])?+\]?+[ \t]*+[:=](?!=)[ \t]*+")
+#: separator (not ``==``; the full-width colon and equals sign of CJK text too), spaces (the
+#: ideographic space too).
+FULLWIDTH_SEPARATORS = "\uff1a\uff1d"
+_COLON = "[:=" + FULLWIDTH_SEPARATORS + "](?![=\uff1d])"
+_SEPARATOR = re.compile(r"(?:\\*+[\"'])?+\]?+[ \t\u3000]*+" + _COLON + r"[ \t\u3000]*+")
+#: The copulas that join a CJK key word to its value (``密码是...``, ``密碼為...``,
+#: ``パスワードは...``, ``비밀번호는...``), maybe followed by a separator (``密码是:...``:
+#: group 1).
+COPULAS = ("是", "为", "為", "は", "는", "은")
+_COPULA = re.compile(r"[ \t\u3000]*+(?:" + "|".join(COPULAS)
+                     + r")[ \t\u3000]*+(?:(" + _COLON + r")[ \t\u3000]*+)?+")
+#: CJK punctuation a bare value ends at (besides whitespace, the ideographic space included).
+CJK_STOPS = ("\uff0c\u3002\uff1b\uff1a\uff01\uff1f\u3001\uff09\u300d\u300f\u3011\u3015\u3009"
+             "\u300b\u201d\u2019")  # full-width , . ; : ! ? and closing brackets and quotes
 _QUOTED = {"'": re.compile(r"'((?:[^'\\\n]|\\.)*+)'"), '"': re.compile(r'"((?:[^"\\\n]|\\.)*+)"')}
+#: A value in CJK quotes: 「...」, 『...』, “...”.
+CJK_QUOTES = {"「": "」", "『": "』", "“": "”"}
+_CJK_QUOTED = {q: re.compile(q + "([^" + e + "\n]*+)" + e) for q, e in CJK_QUOTES.items()}
 #: A value quoted with escaped quotes (JSON inside a string): ends at the next escaped quote.
 _ESCAPED_QUOTED = {q: re.compile(r"\\++" + q + r"((?:[^" + q + r"\\\n]++|\\++(?!" + q + r"))*+)"
                                  + r"\\++" + q)
                    for q in "'\""}
 _TO_LINE_END = re.compile(r"\\*+[\"']([^\n]*+)")
 #: A bare value, after an optional HTTP auth scheme (``Authorization: Basic ...``).
-_BARE = re.compile(r"((?i:basic|bearer|digest|token|negotiate)[ \t]++)?+([^\s,;'\"&)}\]>]*+)")
+_BARE = re.compile(r"((?i:basic|bearer|digest|token|negotiate)[ \t]++)?+([^\s,;'\"&)}\]>"
+                   + CJK_STOPS + "]*+)")
+#: A value after a copula: a run of printable ASCII (``密码是hunter2。...``), ending where a bare
+#: value ends; prose (``密码是一个重要概念``) does not start with one.
+_ASCII_RUN = re.compile("[" + re.escape("".join(
+    c for c in map(chr, range(0x21, 0x7F)) if c not in ",;'\"&)}]>")) + "]++")
 _NUMBER = re.compile(r"-?\d[\d_.,eE+\-]*|None|null|true|false|True|False")
 _BRACKETS = re.compile(r"\\*+[\"'](?:[^\"'\\\n]|\\.)*+\\*+[\"']|[{}\[\]()]|[^{}\[\]()\"'\\]++|\\")
 _CLOSE = {"{": "}", "[": "]", "(": ")"}
@@ -237,6 +269,10 @@ def _value_span(text: str, pos: int) -> tuple[Span, str] | None:
                 return Span(m.start(1), m.end(1)), "quoted"
     elif first in "{[(":
         return Span(pos, _bracketed_end(text, pos)), "bracketed"
+    elif first in _CJK_QUOTED:
+        m = _CJK_QUOTED[first].match(text, pos)
+        if m is not None:
+            return Span(m.start(1), m.end(1)), "quoted"
     m = _TO_LINE_END.match(text, pos)  # an unclosed quote: the rest of the line
     if m is not None:
         return (Span(m.start(1), m.end(1)), "quoted") if m.end(1) > m.start(1) else None
@@ -246,9 +282,40 @@ def _value_span(text: str, pos: int) -> tuple[Span, str] | None:
     return Span(m.start(2), m.end(2)), "bare"
 
 
+def _copula_value(text: str, pos: int) -> tuple[Span, str] | None:
+    """The value after a copula (``密码是``) at ``pos``: quoted, or a run of printable ASCII;
+    None for anything else (prose goes on in CJK)."""
+    if pos >= len(text):
+        return None
+    first = text[pos]
+    if first in _CJK_QUOTED or first in "'\"":
+        return _value_span(text, pos)
+    m = _ASCII_RUN.match(text, pos)
+    if m is None:
+        return None
+    return Span(pos, m.end()), "bare"
+
+
 #: Shorter substrings standing for several key names in the quick check.
 _ANCHORS = {"api_key": "api", "apikey": "api", "api-key": "api", "password": "passw",
             "passwd": "passw"}
+#: For key words of other characters than ASCII: one character of each (shared by several,
+#: and rare in other words where there is a choice), looked for first in the quick check
+#: (a one-character ``in`` is the fastest search in CJK text); a word not here goes by its
+#: first character that is not ASCII.
+_WIDE_ANCHORS = {"密码": "密", "密碼": "密", "密钥": "密", "密鑰": "密", "秘密鍵": "密",
+                 "秘钥": "钥", "私钥": "钥", "秘鑰": "鑰", "私鑰": "鑰",
+                 "口令": "令", "令牌": "令", "凭证": "凭", "凭据": "凭", "憑證": "憑", "憑據": "憑",
+                 "パスワード": "ワ", "暗証番号": "暗", "apiキー": "キ",
+                 "비밀번호": "밀", "비밀키": "밀", "패스워드": "워", "개인키": "키"}
+
+
+def _wide_anchor(word: str) -> str:
+    return _WIDE_ANCHORS.get(word) or next(c for c in word if not c.isascii())
+
+
+#: The longest blob KeyRules keeps its last answer about (with the blob and its text).
+_KEEP_SEEN = 1 << 16
 
 
 class KeyRules:
@@ -261,18 +328,37 @@ class KeyRules:
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = tuple(dict.fromkeys(k.lower() for k in keys if k))
         self.words = re.compile(folding(self.keys))
-        #: On lowercased bytes.
+        # key words of other characters than ASCII (CJK: 密码, パスワード) are looked for in
+        # serialized JSON only where it has such characters, as text: in UTF-8 nearly every
+        # character of CJK text starts with one of the few bytes theirs start with, where in
+        # text a regex skips to the few characters they start with (see wide_pairs_in_json)
+        narrow_keys = [k for k in self.keys if k.isascii()]
+        wide_keys = sorted((k for k in self.keys if not k.isascii()), key=len, reverse=True)
+        #: On lowercased bytes: the ASCII key words.
         self.byte_words = re.compile("|".join(
-            re.escape(k) for k in sorted(self.keys, key=len, reverse=True)).encode())
+            re.escape(k) for k in sorted(narrow_keys, key=len, reverse=True)).encode() or b"(?!)")
+        #: On lowercased serialized JSON decoded: the other key words (None if there is none).
+        self.wide_words = re.compile("|".join(map(re.escape, wide_keys))) if wide_keys else None
         # "any key word?", on lowercased bytes: one literal regex per word (or a shorter part
         # of several: fast scans), "token" only where it is not a count's (see FREE_TOKEN)
         anchors = tuple(dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys))
-        words = [FREE_TOKEN if word == "token" else re.escape(word.encode()) for word in anchors]
+        narrow = [word for word in anchors if word.isascii()]
+        words = [FREE_TOKEN if word == "token" else re.escape(word.encode()) for word in narrow]
         self.byte_word_scans = tuple(re.compile(word) for word in words)
-        self.short_byte_words = re.compile(b"|".join(words))
+        self.short_byte_words = re.compile(b"|".join(words) or b"(?!)")
         # for anchored(): the words ANCHOR_SCANS do not stand for (a user's), longest first
-        self._other_words = tuple(sorted((word.encode() for word in anchors
+        self._other_words = tuple(sorted((word.encode() for word in narrow
                                           if word not in ANCHORED_WORDS), key=len, reverse=True))
+        # the wide ones by a character they share (密 for 密码, 密碼, 密钥, ...), looked for
+        # with ``in`` in the decoded text (one character: a fast search), then the words
+        # themselves where it stands (密 is in 秘密 too)
+        groups: dict[str, list[str]] = {}
+        for key in wide_keys:
+            groups.setdefault(_wide_anchor(key), []).append(key)
+        self._wide_groups = tuple((anchor, () if anchor in words else tuple(words))
+                                  for anchor, words in groups.items())
+        #: the last blob looked at for wide key words: (it, its text if one stands in it)
+        self._wide_seen: tuple[bytes, str | None] = (b"", None)
         self._kinds: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -283,7 +369,27 @@ class KeyRules:
         for scan in ANCHOR_SCANS:
             if scan.search(low) is not None:
                 return True
-        return bool(self._other_words) and any(word in low for word in self._other_words)
+        for word in self._other_words:
+            if word in low:
+                return True
+        return self.wide_words is not None and self._wide_text(low) is not None
+
+    def _wide_text(self, low: bytes) -> str | None:
+        """``low`` decoded if a key word that is not ASCII stands in it, else None (the last
+        answer is kept: the quick check and the pairs' scan of one blob both ask)."""
+        last = self._wide_seen
+        if last[0] is low:
+            return last[1]
+        found = None
+        if not low.isascii():
+            text = low.decode("utf-8", "replace")
+            for anchor, words in self._wide_groups:
+                if anchor in text and (not words or any(word in text for word in words)):
+                    found = text
+                    break
+        if len(low) <= _KEEP_SEEN:
+            self._wide_seen = (low, found)
+        return found
 
     def kind(self, name: str) -> int:
         """NOT_SECRET, SECRET, or COUNT (secret unless its value is a count)."""
@@ -291,7 +397,7 @@ class KeyRules:
         if found is None:
             if self.words.search(name) is None:
                 found = NOT_SECRET
-            elif _NOT_KEY_CHARS.sub("", name.lower()) in COUNT_KEYS:
+            elif name.isascii() and _NOT_KEY_CHARS.sub("", name.lower()) in COUNT_KEYS:
                 found = COUNT
             else:
                 found = SECRET
@@ -321,9 +427,15 @@ class KeyRules:
             name_end = _NAME_REST.match(text, hit.end()).end()  # type: ignore[union-attr]
             done = name_end
             sep = _SEPARATOR.match(text, name_end)
-            if sep is None:
+            if sep is not None:
+                found = _value_span(text, sep.end())
+            elif hit.group().isascii():
                 continue
-            found = _value_span(text, sep.end())
+            else:  # a CJK key word: 密码是..., パスワードは...
+                sep = _COPULA.match(text, name_end)
+                if sep is None:
+                    continue
+                found = (_value_span if sep.group(1) else _copula_value)(text, sep.end())
             if found is None:
                 continue
             span, how = found
@@ -340,6 +452,7 @@ class KeyRules:
         """Whether serialized JSON holds a secret pair: a key of its own, or one written
         inside one of its strings. ``low`` is ``blob.lower()``; the scan starts at ``start``."""
         done = 0
+        read = 0  # the strings before this are known not to be keys
         for hit in self.byte_words.finditer(low, start):
             at = hit.start()
             if at < done:
@@ -352,6 +465,11 @@ class KeyRules:
                 # a ["name", value] pair (headers as a list of pairs)
                 sep = _BYTE_PAIR.match(low, name_end)
                 if sep is None or low[max(0, begin - 2):begin] != b'["':
+                    if name_end >= read:  # a key with more after the word ("password hint")
+                        key = _BYTE_KEY_REST.match(low, name_end)
+                        if key is not None and key.group(1):
+                            return True
+                        read = len(low) if key is None else key.end()
                     continue
             name = blob[begin:name_end].decode("utf-8", "replace")
             kind = self.kind(name)
@@ -359,11 +477,55 @@ class KeyRules:
                 return True
             if kind == COUNT and _BYTE_COUNT.match(blob, sep.end()) is None:
                 return True
+        return self.wide_pairs_in_json(low, start)
+
+    def wide_pairs_in_json(self, low: bytes, start: int = 0) -> bool:
+        """Whether lowercased serialized JSON holds a key of its own, or a pair written in one
+        of its strings, whose name holds a key word that is not ASCII (``"密码":``,
+        ``密码: ...``, ``密码是hunter2``: at least where :meth:`pairs` finds one). Such a name
+        is always secret (a count's name is ASCII). ``start``: where an ASCII prefix ends."""
+        words = self.wide_words
+        text = None if words is None else self._wide_text(low)
+        if words is None or text is None:
+            return False
+        read = 0  # the strings before this are known not to be keys
+        for hit in words.finditer(text, start):
+            end = _NAME_REST.match(text, hit.end()).end()  # type: ignore[union-attr]
+            if (_JSON_SEPARATOR.match(text, end) is not None
+                    or _JSON_COPULA.match(text, end) is not None):
+                return True
+            if _JSON_PAIR.match(text, end) is not None:  # ["密码", value]
+                begin = hit.start()
+                while begin > 0 and hit.start() - begin < _NAME_BACK and \
+                        text[begin - 1] in _NAME_CHARS:
+                    begin -= 1
+                if text[max(0, begin - 2):begin] == '["':
+                    return True
+            if end >= read:  # a key with more after the word ("密码 (旧)")
+                key = _JSON_KEY_REST.match(text, end)
+                if key is not None and key.group(1):
+                    return True
+                read = len(text) if key is None else key.end()
         return False
 
 
 _BYTE_NAME_REST = re.compile(rb"[a-z0-9_.\-]*+")
-_BYTE_SEPARATOR = re.compile(rb"(?:\\*+[\"'])?+\]?+[ \t]*+[:=](?!=)[ \t]*+")
+#: _SEPARATOR in serialized JSON (a tab is written ``\t``; CJK as UTF-8), for ASCII key words.
+_JSON_SPACE = r"(?:[ \t\u3000]|\\t)*+"
+_JSON_COLON = _COLON
+_BYTE_SEPARATOR = re.compile(
+    rb"(?:\\*+[\"'])?+\]?+(?:[ \t]|\\t|\xe3\x80\x80)*+"  # \u3000: e3 80 80
+    rb"(?:[:=]|\xef\xbc\x9a|\xef\xbc\x9d)(?!=|\xef\xbc\x9d)")  # U+FF1A, U+FF1D
+#: The same, and _COPULA with what a value after it must start with (printable ASCII, a CJK
+#: quote) unless a separator follows it, in decoded JSON, for the other key words: they find
+#: at least what KeyRules.pairs masks in the strings serialized.
+_JSON_SEPARATOR = re.compile(r"(?:\\*+[\"'])?+\]?+" + _JSON_SPACE + _JSON_COLON)
+_JSON_COPULA = re.compile(_JSON_SPACE + "(?:" + "|".join(COPULAS) + ")" + _JSON_SPACE + "(?:"
+                          + _JSON_COLON + "|(?=[!-~" + "".join(CJK_QUOTES) + "]))")
+_JSON_PAIR = re.compile(r'"[ \t]*+,')
+#: The rest of a JSON string, and the colon after it if it is a key (group 1).
+_JSON_KEY_REST = re.compile(r'(?:[^"\\]++|\\.)*+"[ \t]*+(:)?')
+_BYTE_KEY_REST = re.compile(_JSON_KEY_REST.pattern.encode())
 _BYTE_PAIR = re.compile(rb'"[ \t]*+,[ \t]*+')
 #: A count's value in JSON: a number, null, or an object (whose keys are looked at too).
 _BYTE_COUNT = re.compile(rb"-|\d|null\b|None\b|\{")

@@ -180,6 +180,25 @@ def cjk_text(handlers: list[Any]) -> list[str]:
     return keys
 
 
+#: Full-width punctuation of CJK text (written as escapes: ruff flags the characters).
+FW_COLON, FW_COMMA = "\uff1a", "\uff0c"
+
+
+def cjk_key_words(handlers: list[Any]) -> list[str]:
+    """Passwords named by CJK key words: a pair in the prompt (数据库密码, a full-width colon,
+    the password), an input's key, metadata, a model reply streamed per character
+    (パスワードは..., 비밀번호는 ...), and a later step that repeats the prompt's password alone."""
+    db_pw, key_pw, meta_pw = "Cjk-db-pass-3141", "Cjk-key-pass-6931", "Cjk-meta-pass-5772"
+    jp_pw, kr_pw = "Cjk-jp-pass-2718", "Cjk-kr-pass-1618"
+    model = CharStreamChatModel(messages=iter([
+        f"好的。パスワードは{jp_pw}です。비밀번호는 {kr_pw}입니다。"]))
+    chain = (ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser()
+             | RunnableLambda(lambda answer: f"connecting with {db_pw}"))
+    "".join(chain.stream({"q": f"数据库密码{FW_COLON}{db_pw}{FW_COMMA}请记住", "用户密码": key_pw},
+                         config={"callbacks": handlers, "metadata": {"密碼": meta_pw}}))
+    return [db_pw, key_pw, meta_pw, jp_pw, kr_pw]
+
+
 def run_fields(handlers: list[Any]) -> list[str]:
     """Secrets in a run's name, a tag, metadata (a URL with credentials), a plain string
     (``Authorization: Basic``) and an error message that repeats an input's password."""
@@ -208,6 +227,7 @@ WORKLOADS: dict[str, Callable[[list[Any]], list[str]]] = {
     "LLMChain prompt": llm_chain,
     "key streamed per character": streamed_key,
     "CJK text": cjk_text,
+    "CJK key words": cjk_key_words,
     "name, tags, metadata, error": run_fields,
 }
 
@@ -425,6 +445,11 @@ STREAMED = {
                            "sk-cjkStreamKey0123456789ABCD"),
     "password pair": ('{"password": "Str-pass-4455zz"} sent', "Str-pass-4455zz"),
     "remembered password": ("Sure: your password Rem-pass-0099yy is set.", "Rem-pass-0099yy"),
+    "CJK password after a copula": (f"好的{FW_COMMA}数据库密码是Cjk-str-pass-42{FW_COMMA}请记住。",
+                                    "Cjk-str-pass-42"),
+    "CJK password after a full-width colon": (f"密碼{FW_COLON}Tw-str-pass-42。", "Tw-str-pass-42"),
+    "Japanese password": ("パスワードはJp-str-pass-42です。", "Jp-str-pass-42"),
+    "Korean password": ("비밀번호는 Kr-str-pass-42입니다.", "Kr-str-pass-42"),
 }
 
 
@@ -485,6 +510,8 @@ TOKENIZED = {
     "fine-grained token": (["token", ":", " github", "_pat", "_11ABCDEFG", "0123456789",
                             "_abcdefghijklmnop", "\n"],
                            "github_pat_11ABCDEFG0123456789_abcdefghijklmnop"),
+    "CJK key word": (["好的", FW_COMMA, "数据库", "密", "码", "是", "hun", "ter", "2", "pass",
+                      FW_COMMA, "请", "记住"], "hunter2pass"),
 }
 
 
@@ -542,6 +569,8 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "key words": lambda n: ("token" * n)[:n],
     "escaped quotes": lambda n: ('\\"password\\": \\"' * n)[:n],
     "a remembered value's start": lambda n: ("Remembered-Val" * n)[:n],
+    "CJK copula pairs": lambda n: ("密码是" * n)[:n],
+    "CJK colon pairs": lambda n: (f"密碼{FW_COLON}a" * n)[:n],
 }
 
 SCAN_SIZES = (10_000, 20_000, 40_000, 80_000)
@@ -628,6 +657,11 @@ CHUNKED = {
     "JSON password": ('{"password": "hunter2secret", "u": 1}', "hunter2secr"),
     "YAML api_key:": ("openai_api_key: hunter2secret\nnext", "hunter2secr"),
     "Basic auth": ("Authorization: Basic dXNlcjpodW50ZXIyc2VjcmV0 x", "dXNlcjpodW50"),
+    "CJK copula": (f"好的{FW_COMMA}数据库密码是hunter2secret{FW_COMMA}请记住。", "hunter2secr"),
+    "CJK full-width colon": (f"用户{FW_COLON}bob{FW_COMMA}密碼{FW_COLON}hunter2secret。",
+                             "hunter2secr"),
+    "Japanese copula": ("パスワードはhunter2secretです", "hunter2secr"),
+    "Korean copula": ("비밀번호는 hunter2secret입니다", "hunter2secr"),
 }
 
 
