@@ -479,7 +479,8 @@ class CallbackHandler(BaseCallbackHandler):
                     if text is False:
                         return  # the run's first token: its record comes with the next one
                     if text is not None:
-                        if step is None or path.fits(text):
+                        if step is None or (not path.rejects and len(text)
+                                             <= path.max_chars) or path.fits(text):
                             try:
                                 line = path.line(_now(), text)  # type: ignore[misc]
                             except Exception:  # noqa: BLE001 - e.g. a lone surrogate

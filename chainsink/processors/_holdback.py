@@ -28,8 +28,8 @@ characters: past that its text is written as ``***`` and the rest of the word is
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from chainsink.processors._secrets import (
     CJK_QUOTES,
@@ -217,6 +217,48 @@ class HoldBack:
             del pending[next(iter(pending))]  # a run open this long: its last record is lost
         pending[run] = value
         return previous
+
+    def advance(self, run: int, token: str, spaced: Sequence[str],
+                secret: Callable[[str], bool]) -> str | Literal[False] | None:
+        """:meth:`take`, :meth:`keep` and :meth:`swap` at once, for a token whose decided
+        text ``secret`` clears: the value of the run's record that this token lets go (False
+        for the run's first token, whose record comes with the next one).
+
+        None changes nothing, and the token takes the full path: the run is dropping an
+        over-long word, its held text would run over MAX_HELD, a content-block record is
+        pending, or ``secret`` finds something in the decided text.
+        """
+        swallowing = self.swallowing
+        if swallowing and run in swallowing:
+            return None
+        pending = self.pending
+        previous = pending.get(run, NOTHING)
+        if previous is not NOTHING and type(previous) is not str:
+            return None
+        runs = self.runs
+        held = runs.get(run)
+        text = token if held is None else held + token
+        cut = self.cut(text, spaced)
+        size = len(text)
+        if size - cut > MAX_HELD:
+            return None
+        emit = text[:cut] if cut else ""
+        if cut and secret(emit):
+            return None
+        if cut < size:  # as keep()
+            if held is None and len(runs) >= MAX_STREAMS:
+                del runs[next(iter(runs))]  # a run open this long: its word is dropped
+            runs[run] = text[cut:]
+        elif held is not None:
+            del runs[run]
+        if previous is NOTHING:  # as swap()
+            if len(pending) >= MAX_STREAMS:
+                del pending[next(iter(pending))]  # a run open this long: its record is lost
+            pending[run] = emit
+            return False
+        del pending[run]  # re-inserted: the oldest run stays first
+        pending[run] = emit
+        return previous  # type: ignore[no-any-return]
 
     def release(self, run: int) -> str:
         """End ``run``'s hold: its held text (unmasked)."""

@@ -239,19 +239,15 @@ class Redactor:
         hold, traces, has_secret = self._hold, self._traces, self._text_has_secret
         self._stream(event)
 
-        pending = hold.pending
+        advance = hold.advance
 
         def step(token: str) -> str | Literal[False] | None:
-            if type(pending.get(run, "")) is not str:
-                return None  # a content-block record is pending: the full path
+            # None: nothing taken, the token goes through __call__
             known = traces.get(trace) if traces else None
-            emit, held, status = hold.take(run, token, () if known is None else known.spaced)
-            if status != _OK or (emit and (has_secret(emit) or (
-                    known is not None and known.in_text(emit)))):
-                return None  # nothing taken: the token goes through __call__
-            hold.keep(run, held, status)
-            previous = hold.swap(run, emit)
-            return False if previous is NOTHING else previous
+            if known is None:
+                return advance(run, token, (), has_secret)
+            return advance(run, token, known.spaced,
+                           lambda text: has_secret(text) or known.in_text(text))
 
         return TokenRule(sys.maxsize, None, step)
 
