@@ -273,6 +273,12 @@ def _value_span(text: str, pos: int) -> tuple[Span, str] | None:
         m = _CJK_QUOTED[first].match(text, pos)
         if m is not None:
             return Span(m.start(1), m.end(1)), "quoted"
+        # an unclosed CJK quote: the rest of the line, as for an ASCII quote (and so that
+        # the pairs after it on the line are not each looked for a close quote again)
+        end = text.find("\n", pos)
+        if end == -1:
+            end = len(text)
+        return (Span(pos + 1, end), "quoted") if end > pos + 1 else None
     m = _TO_LINE_END.match(text, pos)  # an unclosed quote: the rest of the line
     if m is not None:
         return (Span(m.start(1), m.end(1)), "quoted") if m.end(1) > m.start(1) else None
@@ -314,6 +320,13 @@ def _wide_anchor(word: str) -> str:
     return _WIDE_ANCHORS.get(word) or next(c for c in word if not c.isascii())
 
 
+def _has_case(word: str) -> bool:
+    """Whether ``word`` has a character other than ASCII that has case (Cyrillic, Greek,
+    ``ü``: ``ключ``, not ``密码``): lowercasing serialized JSON's bytes leaves it as written
+    (``КЛЮЧ``), so it is looked for in any case in the decoded text."""
+    return any(not c.isascii() and (c.lower() != c or c.upper() != c) for c in word)
+
+
 #: The longest blob KeyRules keeps its last answer about (with the blob and its text).
 _KEEP_SEEN = 1 << 16
 
@@ -337,8 +350,11 @@ class KeyRules:
         #: On lowercased bytes: the ASCII key words.
         self.byte_words = re.compile("|".join(
             re.escape(k) for k in sorted(narrow_keys, key=len, reverse=True)).encode() or b"(?!)")
-        #: On lowercased serialized JSON decoded: the other key words (None if there is none).
-        self.wide_words = re.compile("|".join(map(re.escape, wide_keys))) if wide_keys else None
+        #: On lowercased serialized JSON decoded: the other key words (None if there is none);
+        #: those with case beyond ASCII (a user's ``ключ``) in any case.
+        self.wide_words = re.compile("|".join(
+            f"(?i:{re.escape(k)})" if _has_case(k) else re.escape(k) for k in wide_keys)
+        ) if wide_keys else None
         # "any key word?", on lowercased bytes: one literal regex per word (or a shorter part
         # of several: fast scans), "token" only where it is not a count's (see FREE_TOKEN)
         anchors = tuple(dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys))
@@ -353,10 +369,16 @@ class KeyRules:
         # with ``in`` in the decoded text (one character: a fast search), then the words
         # themselves where it stands (密 is in 秘密 too)
         groups: dict[str, list[str]] = {}
+        cased = [key for key in wide_keys if _has_case(key)]
         for key in wide_keys:
-            groups.setdefault(_wide_anchor(key), []).append(key)
+            if key not in cased:
+                groups.setdefault(_wide_anchor(key), []).append(key)
         self._wide_groups = tuple((anchor, () if anchor in words else tuple(words))
                                   for anchor, words in groups.items())
+        #: the wide words with case (``ключ``): ``bytes.lower`` left them as written
+        #: (``КЛЮЧ``), so they are looked for in any case, with a regex
+        self._wide_cased = (re.compile("|".join(re.escape(key) for key in cased), re.IGNORECASE)
+                            if cased else None)
         #: the last blob looked at for wide key words: (it, its text if one stands in it)
         self._wide_seen: tuple[bytes, str | None] = (b"", None)
         self._kinds: dict[str, int] = {}
@@ -387,6 +409,9 @@ class KeyRules:
                 if anchor in text and (not words or any(word in text for word in words)):
                     found = text
                     break
+            else:
+                if self._wide_cased is not None and self._wide_cased.search(text) is not None:
+                    found = text
         if len(low) <= _KEEP_SEEN:
             self._wide_seen = (low, found)
         return found
