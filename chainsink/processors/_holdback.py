@@ -50,6 +50,10 @@ MAX_HELD = 4096
 MAX_STREAMS = 10_000
 #: How far back from a cut a pending key name is looked for.
 _WINDOW = 96
+#: Most times a cut moves back over a pending key name; past it, in text chaining them
+#: (``password: password: ...``), everything is held (so each token costs at most this
+#: many steps, not one per key name held).
+_MAX_STEPS = 4
 #: HTTP auth scheme words, held with what follows them like key names.
 _SCHEMES = ("bearer", "basic", "digest", "negotiate")
 _NAME = r"[A-Za-z0-9_.\-]*+"
@@ -133,10 +137,14 @@ class HoldBack:
         end = len(text.rstrip(WORD_CHARS))
         # CJK key words: at the tail (2: and the start of one there), then once more (1)
         wide = 2 if self._wide_pending is not None and not text.isascii() else 0
+        steps = 0
         while end > 0:
             back = self._back(text, end, spaced, wide)
             if back >= end:
                 break
+            steps += 1
+            if steps > _MAX_STEPS:  # key names chained ("password: password: ..."): all held
+                return 0
             end = len(text[:back].rstrip(WORD_CHARS))
             if wide:
                 wide = 1 if wide == 2 and "!" <= text[end] <= "~" else 0

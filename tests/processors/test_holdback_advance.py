@@ -6,16 +6,20 @@ return the record value the full path lets go, and change nothing when it declin
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chainsink import FileCallbackHandler
 from chainsink._schema import Event
+from chainsink.cli._workloads import ScriptedChatModel
 from chainsink.processors import Redactor
-from chainsink.processors._holdback import MAX_HELD, NOTHING, HoldBack
+from chainsink.processors._holdback import _MAX_STEPS, MAX_HELD, NOTHING, HoldBack
 from chainsink.processors._secrets import DEFAULT_KEYS
 
 KEYS = [k.lower() for k in DEFAULT_KEYS]
@@ -98,3 +102,45 @@ def test_a_redactor_streams_the_same_records_through_its_step_and_its_full_path(
         texts.append("".join(out))
     assert texts[0] == texts[1]
     assert "hunter2" not in texts[0] and "sk-abcdefghij" not in texts[0]
+
+
+def test_a_chain_of_key_names_costs_a_bounded_number_of_steps_per_token() -> None:
+    """``password: password: ...`` streamed a character at a time: each token steps back over
+    at most _MAX_STEPS pending key names (it stepped back over every one held: about 1 ms per
+    token at 2,000 held characters), and the value is still decided together with its key."""
+    hold = HoldBack(KEYS)
+    calls = [0]
+    back = hold._back
+
+    def counted(*args: Any) -> int:
+        calls[0] += 1
+        return back(*args)
+
+    hold._back = counted  # type: ignore[method-assign]
+    most = 0
+    decided = []
+    for ch in "password: " * 300 + "password: hunter2pass\n":
+        calls[0] = 0
+        emit, held, over = hold.take(1, ch, ())
+        hold.keep(1, held, over)
+        decided.append(emit)
+        most = max(most, calls[0])
+    assert most <= _MAX_STEPS + 1 <= 10  # not one step per key name held (300 here)
+    # the value is decided whole with its key (the masking then sees the pair)
+    pieces = [emit for emit in decided if "hunt" in emit or "pass\n" in emit]
+    assert pieces and all("password: hunter2pass" in emit for emit in pieces)
+
+
+def test_a_chain_of_key_names_streamed_through_a_handler_keeps_its_value_masked(
+        tmp_path: Path) -> None:
+    text = "config:\n" + "password: " * 200 + "password: hunter2pass\nbye"
+    path = tmp_path / "run.jsonl"
+    with FileCallbackHandler(path, format="jsonl") as handler:
+        model = ScriptedChatModel(messages=iter([text]), chunk_chars=1)
+        list(model.stream("hi", config={"callbacks": [handler]}))
+    out = path.read_text(encoding="utf-8")
+    records = [json.loads(line) for line in out.splitlines()]
+    tokens = [r for r in records if r["event"] == "llm_new_token"]
+    assert len(tokens) == len(text)  # one record per token
+    assert "hunter2pass" not in out
+    assert "".join(r["token"] for r in tokens).endswith("bye")
