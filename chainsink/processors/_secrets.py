@@ -74,6 +74,73 @@ def folding(words: Iterable[str]) -> str:
     return "|".join(branches) or "(?!)"
 
 
+#: Between two escapes of a word escaped as ``json.dumps`` writes it: a run of backslashes (one
+#: per escape written once, doubled at each depth of JSON inside a string), then ``u``.
+_ESCAPE = r"\\++u"
+
+
+def _escape(char: str, hex_case: bool) -> str:
+    """A regex for ``char`` as ``json.dumps`` writes it by default, after its first ``\\u``:
+    its hex digits (past the BMP: a surrogate pair), in either case if ``hex_case``, for
+    either case of ``char`` (a user's Cyrillic or Greek word)."""
+    forms = []
+    for form in dict.fromkeys((char, char.lower(), char.upper())):
+        if len(form) != 1:
+            continue
+        code = ord(form)
+        quads = ([f"{code:04x}"] if code <= 0xFFFF else
+                 [f"{0xD800 + ((code - 0x10000) >> 10):04x}",
+                  f"{0xDC00 + ((code - 0x10000) & 0x3FF):04x}"])
+        forms.append(_ESCAPE.join(f"(?i:{quad})" if hex_case and not quad.isdigit() else quad
+                                  for quad in quads))
+    return forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"
+
+
+def escaped_folding(words: Iterable[str]) -> str:
+    """A regex for the ``words`` that are not ASCII as ``json.dumps`` writes them by default
+    (``密码``: ``\\u5bc6\\u7801``), in any case, at any depth of JSON inside strings (the
+    backslashes doubled at each: ``\\\\u5bc6\\\\u7801``); mixed forms (part escaped) aside.
+    Those opening with an escape share one branch, opening with a backslash that has none
+    before it (a run of them is read once, by one branch); the others open as in
+    :func:`folding`; hex digits in either case. ``(?!)`` if no word is not ASCII."""
+    leading: dict[str, list[str]] = {}  # by their first character's escape
+    others = []
+    for word in sorted(dict.fromkeys(w for w in words if not w.isascii()), key=len, reverse=True):
+        parts = [re.escape(c) if c.isascii() and not c.isalpha()
+                 else f"(?i:{c})" if c.isascii() else _ESCAPE + _escape(c, True)
+                 for c in word]
+        if word[0].isascii():
+            for first in dict.fromkeys((word[0].lower(), word[0].upper())):
+                others.append(re.escape(first) + "".join(parts[1:]))
+        else:
+            leading.setdefault(_escape(word[0], True), []).append("".join(parts[1:]))
+    if leading:  # after the "u", four hex digits first: "C:\\users" fails there
+        others.append(r"\\(?<!\\\\)\\*+u(?=[0-9a-fA-F]{4})(?:" + "|".join(
+            first + "(?:" + "|".join(rests) + ")" for first, rests in leading.items()) + ")")
+    return "|".join(others) or "(?!)"
+
+
+def escaped_byte_scan(words: Iterable[str]) -> bytes:
+    """A regex for lowercased serialized JSON: where the lowercased ``words`` that are not
+    ASCII stand in its strings as ``json.dumps`` writes them (``\\\\u5bc6\\\\u7801``: a string's
+    backslash is escaped again), from their first character that is not ASCII (``キー`` of
+    ``apiキー``: more than :meth:`KeyRules.pairs` finds, never less). It opens with the literal
+    ``\\u`` (``re`` skips to it), so a blob without one costs a fast scan; the four hex digits
+    after it are looked at first (``C:\\\\users`` fails there)."""
+    tails: dict[str, list[str]] = {}  # by their first character's escape
+    for word in sorted(dict.fromkeys(w for w in words if not w.isascii()), key=len, reverse=True):
+        tail = word[next(i for i, c in enumerate(word) if not c.isascii()):]
+        rests = tails.setdefault(_escape(tail[0], False), [])
+        rest = "".join(re.escape(c) if c.isascii() else _ESCAPE + _escape(c, False)
+                       for c in tail[1:])
+        if rest not in rests:
+            rests.append(rest)
+    if not tails:
+        return b"(?!)"
+    return (r"\\u(?<=\\\\u)(?=[0-9a-f]{4})(?:" + "|".join(
+        first + "(?:" + "|".join(rests) + ")" for first, rests in tails.items()) + ")").encode()
+
+
 def _json_escaped(literal: bytes) -> bytes:
     """A look-behind alternative: ``literal`` right after a JSON escape (``\\n``, ``\\u001b``),
     where the serialized text has a letter that the string itself does not."""
@@ -340,7 +407,10 @@ class KeyRules:
 
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = tuple(dict.fromkeys(k.lower() for k in keys if k))
-        self.words = re.compile(folding(self.keys))
+        # the key words that are not ASCII are key words as json.dumps writes them too
+        # (ensure_ascii: ``{"\\u5bc6\\u7801": ...}`` for ``{"密码": ...}``)
+        escaped = escaped_folding(self.keys)
+        self.words = re.compile(folding(self.keys) + ("" if escaped == "(?!)" else "|" + escaped))
         # key words of other characters than ASCII (CJK: 密码, パスワード) are looked for in
         # serialized JSON only where it has such characters, as text: in UTF-8 nearly every
         # character of CJK text starts with one of the few bytes theirs start with, where in
@@ -360,6 +430,13 @@ class KeyRules:
         anchors = tuple(dict.fromkeys(_ANCHORS.get(k, k) for k in self.keys))
         narrow = [word for word in anchors if word.isascii()]
         words = [FREE_TOKEN if word == "token" else re.escape(word.encode()) for word in narrow]
+        #: On lowercased serialized JSON: the key words that are not ASCII as json.dumps
+        #: writes them (their backslashes doubled again); None if there is none. It opens
+        #: with the literal ``\\u`` (rare in other text): a fast scan where it does not stand.
+        self.escaped_byte_words = (re.compile(escaped_byte_scan(wide_keys))
+                                   if wide_keys else None)
+        if self.escaped_byte_words is not None:
+            words.append(self.escaped_byte_words.pattern)
         self.byte_word_scans = tuple(re.compile(word) for word in words)
         self.short_byte_words = re.compile(b"|".join(words) or b"(?!)")
         # for anchored(): the words ANCHOR_SCANS do not stand for (a user's), longest first
@@ -394,7 +471,14 @@ class KeyRules:
         for word in self._other_words:
             if word in low:
                 return True
-        return self.wide_words is not None and self._wide_text(low) is not None
+        escaped = self.escaped_byte_words  # None exactly when wide_words is
+        if escaped is None:
+            return False
+        # {"\\u5bc6\\u7801": ...}: a one-byte ``in`` (memchr) first, then the regex (it skips
+        # to its literal faster than ``in`` finds a longer one)
+        if b"\\" in low and escaped.search(low) is not None:
+            return True
+        return self._wide_text(low) is not None
 
     def _wide_text(self, low: bytes) -> str | None:
         """``low`` decoded if a key word that is not ASCII stands in it, else None (the last
@@ -502,7 +586,24 @@ class KeyRules:
                 return True
             if kind == COUNT and _BYTE_COUNT.match(blob, sep.end()) is None:
                 return True
-        return self.wide_pairs_in_json(low, start)
+        return self.wide_pairs_in_json(low, start) or self.escaped_pairs_in_json(low, start)
+
+    def escaped_pairs_in_json(self, low: bytes, start: int = 0) -> bool:
+        """Whether lowercased serialized JSON holds, in one of its strings, a pair whose name
+        holds a key word that is not ASCII as json.dumps writes it (``{"\\u5bc6\\u7801":
+        ...}``, ``\\u5bc6\\u7801=...``: at least where :meth:`pairs` finds one). Such a name is
+        always secret. ``start``: where an ASCII prefix ends."""
+        words = self.escaped_byte_words
+        if words is None or b"\\" not in low:
+            return False
+        done = 0
+        for hit in words.finditer(low, start):
+            if hit.start() < done:
+                continue
+            done = _BYTE_NAME_REST.match(low, hit.end()).end()  # type: ignore[union-attr]
+            if _BYTE_SEPARATOR.match(low, done) is not None:
+                return True
+        return False
 
     def wide_pairs_in_json(self, low: bytes, start: int = 0) -> bool:
         """Whether lowercased serialized JSON holds a key of its own, or a pair written in one

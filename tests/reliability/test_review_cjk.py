@@ -7,8 +7,8 @@ langchain-core runnables.
   from inputs, metadata and tags).
 * An unclosed CJK quote after a key (``密码\\uff1a「`` repeated): every pair on the line looked for
   its close quote to the line's end, quadratic in the text (20 s for 100k characters).
-* Known gaps left open (xfail, strict): a CJK key written as ``json.dumps`` writes it by
-  default (``{"\\u5bc6\\u7801": ...}``).
+* A CJK key written as ``json.dumps`` writes it by default (``{"\\u5bc6\\u7801": ...}``): not
+  a key word, the value stayed (fixed: the escaped forms are key words too).
 """
 
 from __future__ import annotations
@@ -230,11 +230,9 @@ def test_an_unclosed_cjk_quote_masks_the_rest_of_the_line(tmp_path: Path) -> Non
     assert joined == "密码\uff1a「***\n下一行"
 
 
-# -- known gaps (not fixed here) --------------------------------------------------------------
+# -- a CJK key as json.dumps writes it (escaped) ---------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a CJK key as json.dumps escapes it (\\u5bc6\\u7801) is "
-                   "not a key word: the value stays (see the review report)")
 def test_a_cjk_key_in_json_dumps_default_output_is_masked(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     with FileCallbackHandler(path, format="jsonl") as handler:
