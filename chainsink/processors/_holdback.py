@@ -27,6 +27,7 @@ characters: past that its text is written as ``***`` and the rest of the word is
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -87,6 +88,39 @@ def _opening(words: str, copula: bool) -> str:
 NOTHING: Any = object()
 
 
+@functools.lru_cache(maxsize=32)
+def _patterns(keys: tuple[str, ...]) -> tuple[
+        re.Pattern[str], re.Pattern[str], re.Pattern[str] | None, frozenset[str], list[int],
+        frozenset[str], re.Pattern[str]]:
+    """HoldBack's regexes and word sets for ``keys``, built once per set of keys (a handler
+    made per request would build them each time: about 0.3 ms)."""
+    narrow = [key for key in keys if key.isascii()]
+    wide = [key for key in keys if not key.isascii()]
+    words = folding((*narrow, *_SCHEMES))
+    #: a key name (or scheme) and at most 8 separator characters ending the text
+    pending = re.compile(f"(?:{words}){_NAME}\\W{{0,8}}\\Z")
+    #: a key name and its separator right before an opening quote (the text's end)
+    opening = re.compile(_opening(words, False))
+    # CJK key words are looked for at the tail of the text (where the characters after
+    # it are all in WORD_CHARS), and once more where the cut moved back to the start of
+    # something held that a CJK pair's value may run into (an ASCII key word in it:
+    # "密码是hunter2secret"): not before a CJK key word, which such a value cannot run
+    # through ("密码是" * n would be stepped back over one at a time, where the
+    # characters of ASCII key words are stripped at once)
+    #: a pair with a CJK key word that may be going on, ending the text
+    wide_pending = re.compile(_wide_pending(wide)) if wide else None
+    #: the starts of the CJK key words that end in a character outside WORD_CHARS
+    #: (lowercased; those ending in one are held anyway), by length
+    wide_starts = frozenset(key[:i] for key in wide for i in range(1, len(key))
+                            if key[i - 1] not in WORD_CHARS)
+    lengths = sorted({len(start) for start in wide_starts}, reverse=True)
+    ends = frozenset(start[-1] for start in wide_starts)
+    #: as opening, with the CJK key words and their copulas
+    opening_tail = (re.compile(_opening(folding((*keys, *_SCHEMES)), True)) if wide
+                    else opening)
+    return pending, opening, wide_pending, wide_starts, lengths, ends, opening_tail
+
+
 class HoldBack:
     """The held text of every streaming run of one processor.
 
@@ -95,32 +129,9 @@ class HoldBack:
     """
 
     def __init__(self, keys: Sequence[str]) -> None:
-        narrow = [key for key in keys if key.isascii()]
-        wide = [key for key in keys if not key.isascii()]
-        words = folding((*narrow, *_SCHEMES))
-        #: a key name (or scheme) and at most 8 separator characters ending the text
-        pending = f"(?:{words}){_NAME}\\W{{0,8}}\\Z"
-        self._pending = re.compile(pending)
-        #: a key name and its separator right before an opening quote (the text's end)
-        self._opening = re.compile(_opening(words, False))
-        # CJK key words are looked for at the tail of the text (where the characters after
-        # it are all in WORD_CHARS), and once more where the cut moved back to the start of
-        # something held that a CJK pair's value may run into (an ASCII key word in it:
-        # "密码是hunter2secret"): not before a CJK key word, which such a value cannot run
-        # through ("密码是" * n would be stepped back over one at a time, where the
-        # characters of ASCII key words are stripped at once)
-        #: a pair with a CJK key word that may be going on, ending the text
-        self._wide_pending = re.compile(_wide_pending(wide)) if wide else None
-        #: the starts of the CJK key words that end in a character outside WORD_CHARS
-        #: (lowercased; those ending in one are held anyway), by length
-        self._wide_starts = frozenset(key[:i] for key in wide for i in range(1, len(key))
-                                      if key[i - 1] not in WORD_CHARS)
-        self._wide_start_lengths = sorted({len(start) for start in self._wide_starts},
-                                          reverse=True)
-        self._wide_start_ends = frozenset(start[-1] for start in self._wide_starts)
-        #: as _opening, with the CJK key words and their copulas
-        self._opening_tail = (re.compile(_opening(folding((*keys, *_SCHEMES)), True)) if wide
-                              else self._opening)
+        (self._pending, self._opening, self._wide_pending, self._wide_starts,
+         self._wide_start_lengths, self._wide_start_ends, self._opening_tail) = _patterns(
+            tuple(keys))
         #: run id (int) -> its held text; a run not in it holds nothing
         self.runs: dict[int, str] = {}
         #: run id (int) -> the token value of its last token's record, written when the next

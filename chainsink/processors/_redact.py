@@ -19,10 +19,10 @@ from chainsink.processors._secrets import (
     FAST_VALUES_MIN,
     MASK,
     URL_CREDENTIALS,
-    KeyRules,
     Memories,
     Memory,
     Span,
+    key_rules,
 )
 from chainsink.typing import TokenRule
 
@@ -116,7 +116,7 @@ class Redactor:
         # for all (fewer calls). Both find the same secrets.
         self._value_scans = DEFAULT_SCANS
         self._short_value_scans = (re.compile(b"|".join(s.pattern for s in DEFAULT_SCANS)),)
-        self._keys = KeyRules(self.keys)
+        self._keys = key_rules(tuple(self.keys))
         self._memories = Memories()
         self._traces = self._memories.traces
         self._hold = HoldBack(self._keys.keys)

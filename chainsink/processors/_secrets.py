@@ -7,6 +7,7 @@ through, and the key scan never goes back over text it has passed.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -819,3 +820,11 @@ class Memories:
             else:
                 memory.add(found)
             return memory
+
+
+@functools.lru_cache(maxsize=32)
+def key_rules(keys: tuple[str, ...]) -> KeyRules:
+    """The :class:`KeyRules` of ``keys``, built once per set of keys and shared (building its
+    regexes takes about 0.3 ms, paid again by a handler made per request otherwise; what it
+    keeps, each name's verdict and the last blob looked at, depends on the keys alone)."""
+    return KeyRules(keys)
