@@ -20,19 +20,11 @@ import pytest
 from chainsink import Event
 from chainsink.processors import Redactor
 from chainsink.processors._secrets import KeyRules, escaped_byte_scan, escaped_folding
+from processors.test_redaction_cjk import masked_input
 
 SECRET = "Esc-json-pass-7777"
 ENGLISH = "the quick brown fox jumps over the lazy dog and runs away. " * 40
 CHINESE = "今天天气很好我们一起去公园散步然后吃午饭" * 40
-
-
-def masked_input(text: str, redactor: Redactor | None = None) -> str:
-    event = Event("chain_start", 0.0, uuid.uuid4(), None, uuid.uuid4(), 0, "Chain", "chain",
-                  [], {}, {"inputs": {"q": text}})
-    out = (redactor or Redactor())(event)
-    assert isinstance(out, Event)
-    result: str = out.data["inputs"]["q"]
-    return result
 
 
 def blob_of(text: str) -> bytes:

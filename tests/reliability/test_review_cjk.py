@@ -31,6 +31,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 from loguru import logger as loguru_logger
+from test_trust_secrets import _Keep
 
 from chainsink import (
     Event,
@@ -91,15 +92,6 @@ def _structlog(tmp: Path, capsys: pytest.CaptureFixture[str], keys: list[str]) -
     slog = structlog.wrap_logger(structlog.PrintLogger(out),
                                  processors=[structlog.processors.JSONRenderer()])
     return StructlogCallbackHandler(slog, processors=[Redactor(keys=keys)]), out.getvalue
-
-
-class _Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=1)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def _logging(tmp: Path, capsys: pytest.CaptureFixture[str], keys: list[str]) -> Any:
