@@ -306,13 +306,16 @@ class FastPathJsonlHandler(BaseCallbackHandler):
     def on_tool_end(self, output: Any, *, run_id: Any, **kw: Any) -> None:
         self._end("tool_end", run_id, {"outputs": output})
 
-    def on_agent_action(self, action: Any, *, run_id: Any, **kw: Any) -> None:
+    def _in_run(self, kind: str, run_id: Any, payload: dict[str, Any]) -> None:
+        """A line of an event inside run ``run_id`` (an agent's action or finish)."""
         run = self.runs.get(run_id)
-        self._line("agent_action", run[0] if run else b'"run_id":null', {"action": action})
+        self._line(kind, run[0] if run else b'"run_id":null', payload)
+
+    def on_agent_action(self, action: Any, *, run_id: Any, **kw: Any) -> None:
+        self._in_run("agent_action", run_id, {"action": action})
 
     def on_agent_finish(self, finish: Any, *, run_id: Any, **kw: Any) -> None:
-        run = self.runs.get(run_id)
-        self._line("agent_finish", run[0] if run else b'"run_id":null', {"finish": finish})
+        self._in_run("agent_finish", run_id, {"finish": finish})
 
 
 class DurableFastPathJsonlHandler(FastPathJsonlHandler):
@@ -378,7 +381,7 @@ class DurableFastPathJsonlHandler(FastPathJsonlHandler):
         buf.append(self._render(kind, prefix, payload))
 
     def _line(self, kind: str, prefix: bytes, payload: dict[str, Any]) -> None:
-        # a run never seen starting (``_end`` and the agent events of the base class)
+        # a run never seen starting (from ``_end`` and ``_in_run``)
         self.pending.append(self._render(kind, prefix, payload))
 
     def _end(self, kind: str, run_id: Any, payload: dict[str, Any]) -> None:
@@ -406,19 +409,12 @@ class DurableFastPathJsonlHandler(FastPathJsonlHandler):
             b'{"v":1,"ts":"%s","event":"llm_new_token",%s,"token":%s}\n'
             % (_ts(), run[0] if run else b'"run_id":null', text))
 
-    def on_agent_action(self, action: Any, *, run_id: Any, **kw: Any) -> None:
+    def _in_run(self, kind: str, run_id: Any, payload: dict[str, Any]) -> None:
         run = self.runs.get(run_id)
         if run:
-            run[4].append(self._render("agent_action", run[0], {"action": action}))
+            run[4].append(self._render(kind, run[0], payload))
         else:
-            self._line("agent_action", b'"run_id":null', {"action": action})
-
-    def on_agent_finish(self, finish: Any, *, run_id: Any, **kw: Any) -> None:
-        run = self.runs.get(run_id)
-        if run:
-            run[4].append(self._render("agent_finish", run[0], {"finish": finish}))
-        else:
-            self._line("agent_finish", b'"run_id":null', {"finish": finish})
+            self._line(kind, b'"run_id":null', payload)
 
 
 #: One record as chainsink's logger handlers pass it: the JSONL keys of a chain's start with a

@@ -90,7 +90,7 @@ NOTHING: Any = object()
 
 @functools.lru_cache(maxsize=32)
 def _patterns(keys: tuple[str, ...]) -> tuple[
-        re.Pattern[str], re.Pattern[str], re.Pattern[str] | None, frozenset[str], list[int],
+        re.Pattern[str], re.Pattern[str], re.Pattern[str] | None, frozenset[str], tuple[int, ...],
         frozenset[str], re.Pattern[str]]:
     """HoldBack's regexes and word sets for ``keys``, built once per set of keys (a handler
     made per request would build them each time: about 0.3 ms)."""
@@ -113,7 +113,7 @@ def _patterns(keys: tuple[str, ...]) -> tuple[
     #: (lowercased; those ending in one are held anyway), by length
     wide_starts = frozenset(key[:i] for key in wide for i in range(1, len(key))
                             if key[i - 1] not in WORD_CHARS)
-    lengths = sorted({len(start) for start in wide_starts}, reverse=True)
+    lengths = tuple(sorted({len(start) for start in wide_starts}, reverse=True))
     ends = frozenset(start[-1] for start in wide_starts)
     #: as opening, with the CJK key words and their copulas
     opening_tail = (re.compile(_opening(folding((*keys, *_SCHEMES)), True)) if wide

@@ -39,9 +39,6 @@ _OUTPUTS = frozenset({"outputs", "return_values", "log", "token"})
 _NOTHING: frozenset[str] = frozenset()
 
 _OWN_TOKEN_KEY = b'{"token":'
-#: What HoldBack.take says of a token: decided as usual, the held text ran over MAX_HELD,
-#: or the token was dropped whole (the rest of an over-long word).
-_OK, _OVER, _EATEN = 0, 1, 2
 _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))")
 _ESCAPED = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 
@@ -359,10 +356,10 @@ class Redactor:
         run = event.run_id.int
         memory = self._memory_of(event)
         hold = self._hold
-        emit, held, status = hold.take(run, token, () if memory is None else memory.spaced)
-        hold.keep(run, held, status)
+        emit, held, over = hold.take(run, token, () if memory is None else memory.spaced)
+        hold.keep(run, held, over)
         text = self._mask_stream(emit, event) if emit else emit
-        return text + MASK if status == _OVER else text
+        return text + MASK if over else text
 
     def _mask_stream(self, text: str, event: Event) -> str:
         """Streamed ``text`` masked; the values found in it are remembered for the trace."""

@@ -451,8 +451,8 @@ class KeyRules:
         for key in wide_keys:
             if key not in cased:
                 groups.setdefault(_wide_anchor(key), []).append(key)
-        self._wide_groups = tuple((anchor, () if anchor in words else tuple(words))
-                                  for anchor, words in groups.items())
+        self._wide_groups = tuple((anchor, () if anchor in members else tuple(members))
+                                  for anchor, members in groups.items())
         #: the wide words with case (``ключ``): ``bytes.lower`` left them as written
         #: (``КЛЮЧ``), so they are looked for in any case, with a regex
         self._wide_cased = (re.compile("|".join(re.escape(key) for key in cased), re.IGNORECASE)
@@ -490,8 +490,8 @@ class KeyRules:
         found = None
         if not low.isascii():
             text = low.decode("utf-8", "replace")
-            for anchor, words in self._wide_groups:
-                if anchor in text and (not words or any(word in text for word in words)):
+            for anchor, members in self._wide_groups:
+                if anchor in text and (not members or any(word in text for word in members)):
                     found = text
                     break
             else:
@@ -531,9 +531,7 @@ class KeyRules:
             start = hit.start()
             if start < done:
                 continue
-            begin, floor = start, max(done, start - _NAME_BACK)
-            while begin > floor and text[begin - 1] in _NAME_CHARS:
-                begin -= 1
+            begin = _name_start(text, start, max(done, start - _NAME_BACK), _NAME_CHARS)
             name_end = _NAME_REST.match(text, hit.end()).end()  # type: ignore[union-attr]
             done = name_end
             sep = _SEPARATOR.match(text, name_end)
@@ -570,16 +568,15 @@ class KeyRules:
             name_end = _BYTE_NAME_REST.match(low, hit.end()).end()  # type: ignore[union-attr]
             done = name_end
             sep = _BYTE_SEPARATOR.match(low, name_end)
-            begin = _byte_name_start(low, at, max(0, at - _NAME_BACK))
+            begin = _name_start(low, at, max(0, at - _NAME_BACK), _BYTE_NAME_CHARS)
             if sep is None:
                 # a ["name", value] pair (headers as a list of pairs)
                 sep = _BYTE_PAIR.match(low, name_end)
                 if sep is None or low[max(0, begin - 2):begin] != b'["':
                     if name_end >= read:  # a key with more after the word ("password hint")
-                        key = _BYTE_KEY_REST.match(low, name_end)
-                        if key is not None and key.group(1):
+                        is_key, read = _is_key(_BYTE_KEY_REST, low, name_end)
+                        if is_key:
                             return True
-                        read = len(low) if key is None else key.end()
                     continue
             name = blob[begin:name_end].decode("utf-8", "replace")
             kind = self.kind(name)
@@ -622,33 +619,29 @@ class KeyRules:
                     or _JSON_COPULA.match(text, end) is not None):
                 return True
             if _JSON_PAIR.match(text, end) is not None:  # ["密码", value]
-                begin = hit.start()
-                while begin > 0 and hit.start() - begin < _NAME_BACK and \
-                        text[begin - 1] in _NAME_CHARS:
-                    begin -= 1
+                at = hit.start()
+                begin = _name_start(text, at, max(0, at - _NAME_BACK), _NAME_CHARS)
                 if text[max(0, begin - 2):begin] == '["':
                     return True
             if end >= read:  # a key with more after the word ("密码 (旧)")
-                key = _JSON_KEY_REST.match(text, end)
-                if key is not None and key.group(1):
+                is_key, read = _is_key(_JSON_KEY_REST, text, end)
+                if is_key:
                     return True
-                read = len(text) if key is None else key.end()
         return False
 
 
 _BYTE_NAME_REST = re.compile(rb"[a-z0-9_.\-]*+")
 #: _SEPARATOR in serialized JSON (a tab is written ``\t``; CJK as UTF-8), for ASCII key words.
 _JSON_SPACE = r"(?:[ \t\u3000]|\\t)*+"
-_JSON_COLON = _COLON
 _BYTE_SEPARATOR = re.compile(
     rb"(?:\\*+[\"'])?+\]?+(?:[ \t]|\\t|\xe3\x80\x80)*+"  # \u3000: e3 80 80
     rb"(?:[:=]|\xef\xbc\x9a|\xef\xbc\x9d)(?!=|\xef\xbc\x9d)")  # U+FF1A, U+FF1D
 #: The same, and _COPULA with what a value after it must start with (printable ASCII, a CJK
 #: quote) unless a separator follows it, in decoded JSON, for the other key words: they find
 #: at least what KeyRules.pairs masks in the strings serialized.
-_JSON_SEPARATOR = re.compile(r"(?:\\*+[\"'])?+\]?+" + _JSON_SPACE + _JSON_COLON)
+_JSON_SEPARATOR = re.compile(r"(?:\\*+[\"'])?+\]?+" + _JSON_SPACE + _COLON)
 _JSON_COPULA = re.compile(_JSON_SPACE + "(?:" + "|".join(COPULAS) + ")" + _JSON_SPACE + "(?:"
-                          + _JSON_COLON + "|(?=[!-~" + "".join(CJK_QUOTES) + "]))")
+                          + _COLON + "|(?=[!-~" + "".join(CJK_QUOTES) + "]))")
 _JSON_PAIR = re.compile(r'"[ \t]*+,')
 #: The rest of a JSON string, and the colon after it if it is a key (group 1).
 _JSON_KEY_REST = re.compile(r'(?:[^"\\]++|\\.)*+"[ \t]*+(:)?')
@@ -659,10 +652,22 @@ _BYTE_COUNT = re.compile(rb"-|\d|null\b|None\b|\{")
 _BYTE_NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
-def _byte_name_start(low: bytes, start: int, floor: int) -> int:
-    while start > floor and low[start - 1] in _BYTE_NAME_CHARS:
+def _name_start(text: str | bytes, start: int, floor: int, chars: frozenset[Any]) -> int:
+    """Where the key name holding the word found at ``start`` begins: back over ``chars``
+    (``_NAME_CHARS`` in text, ``_BYTE_NAME_CHARS`` in bytes), not before ``floor``."""
+    while start > floor and text[start - 1] in chars:
         start -= 1
     return start
+
+
+def _is_key(rest: re.Pattern[Any], text: str | bytes, at: int) -> tuple[bool, int]:
+    """Whether the JSON string going on at ``at`` is a key (a colon follows it), and where
+    the string ends (the text's end if it does not): ``rest`` is ``_JSON_KEY_REST`` for text,
+    ``_BYTE_KEY_REST`` for bytes."""
+    key = rest.match(text, at)
+    if key is None:
+        return False, len(text)
+    return key.group(1) is not None, key.end()
 
 
 def _counts(value: str, how: str) -> bool:
