@@ -23,13 +23,31 @@ def versions(*dists: str) -> dict[str, str]:
     return found
 
 
-def git_state() -> str:
-    """``<commit>`` or ``<commit> + uncommitted changes in chainsink/``: what was measured."""
+def git_state(package_dir: str | None = None) -> str:
+    """What was measured: the chainsink that ``import chainsink`` finds (``package_dir``, its
+    directory, by default), as ``<commit>`` or ``<commit> + uncommitted changes in chainsink/``
+    of the checkout it lives in, with that checkout's path when it is not this benchmark's own
+    (an editable install of another clone wins over the bench's checkout unless PYTHONPATH
+    names it); an installed copy outside any checkout says so."""
+    if package_dir is None:
+        try:
+            import chainsink
+        except ImportError:
+            return "unknown (chainsink does not import)"
+        package_dir = os.path.dirname(os.path.abspath(chainsink.__file__))
+    root = os.path.dirname(package_dir)
     try:
-        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+        top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "chainsink"],
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", package_dir],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"{head} + uncommitted changes in chainsink/" if dirty else head
+        return f"unknown (imported from {package_dir}, not a git checkout)"
+    if os.path.realpath(top) != os.path.realpath(root):
+        return f"unknown (imported from {package_dir}, inside {top} but not its package)"
+    state = f"{head} + uncommitted changes in chainsink/" if dirty else head
+    if os.path.realpath(root) != os.path.realpath(REPO):
+        state += f" (imported from {root}, not this benchmark's checkout {REPO})"
+    return state

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import sys
 import threading
 import uuid
@@ -82,6 +83,26 @@ def test_a_sum_reference_is_skipped_when_any_part_did_not_run(missing: str) -> N
     assert _rows({"agent": {**deltas, missing: []}}, (SUM,)) == []
 
 
+LESS = bench.Rule("1''", "x <= +30% over y and the check", "x", ("y", "checked"), 1.3, ("w",),
+                  percent=True, less=("unchecked",))
+
+
+def test_a_reference_less_a_candidate() -> None:
+    """d(candidate) <= factor x (d(y) + d(checked) - d(unchecked)): the check's cost is the
+    checked fast path's over the unchecked one; at the limit PASS, just over FAIL; the detail
+    shows each part; no row when the subtracted candidate did not run."""
+    parts = {"y": [40.0, 41.0, 39.0], "checked": [45.0], "unchecked": [20.0]}
+    limit = 1.3 * (40.0 + 45.0 - 20.0)
+    at = _rows({"w": {**parts, "x": [limit]}}, (LESS,))
+    over = _rows({"w": {**parts, "x": [limit + 0.01]}}, (LESS,))
+    assert at[0]["pass"] is True and over[0]["pass"] is False
+    assert at[0]["ref"] == pytest.approx(65.0)
+    assert at[0]["reference"] == "y+checked-unchecked"
+    assert at[0]["less"] == {"unchecked": 20.0}
+    assert at[0]["detail"] == "84.5 us vs 40.0 + 45.0 - 20.0 = 65.0 us (+30%)"
+    assert _rows({"w": {"y": [40.0], "checked": [45.0], "x": [1.0]}}, (LESS,)) == []
+
+
 def test_plus_us_is_added_after_the_factor() -> None:
     """allowed = factor x d(reference) + plus_us: at it PASS, just over FAIL; the detail says
     what is allowed."""
@@ -125,8 +146,9 @@ def test_existing_rules_keep_their_shape() -> None:
 
 
 def test_the_proposals_limits() -> None:
-    """1' +30% (plus 2 us per event when streaming); 2' 1.20x the durable fast path; 4' 1.3x a
-    library's floor plus the JSONL handler."""
+    """1' +30% (plus 2 us per event when streaming); 1'' +30% over processors=() and the
+    secret check (the checked fast path less the unchecked one); 2' 1.20x the durable fast
+    path; 4' 1.3x a library's floor plus the JSONL handler."""
     limits = {(r.number, r.candidate, r.reference_name, r.workloads):
               (round(r.factor, 6), r.plus_us) for r in bench.PROPOSALS}
     assert limits == {
@@ -134,6 +156,8 @@ def test_the_proposals_limits() -> None:
             (1.3, 2.0),
         ("1'", "cs_file_jsonl", "cs_file_jsonl_noproc",
          ("batch_threaded", "agent", "invoke_heavy", "create_agent")): (1.3, 0.0),
+        ("1''", "cs_file_jsonl", "cs_file_jsonl_noproc+ref_fastpath_jsonl-ref_fastpath_unchecked",
+         None): (1.3, 0.0),
         ("2'", "cs_file_jsonl", "ref_fastpath_durable", None): (1.2, 0.0),
         ("4'", "cs_loguru", "ref_loguru_floor+cs_file_jsonl", ("batch_threaded", "agent")):
             (1.3, 0.0),
@@ -145,9 +169,10 @@ def test_the_proposals_limits() -> None:
 
 def test_the_proposals_judge_their_workloads() -> None:
     """1' splits row 1's workloads in streaming (with the microseconds on top) and the rest;
-    2' runs where row 2 does (not secrets); 4' on batch_threaded and agent only."""
+    1'' judges all of row 1's; 2' runs where row 2 does (not secrets); 4' on batch_threaded
+    and agent only."""
     everyone = {name: [1.0] for r in bench.PROPOSALS
-                for name in (r.candidate, *r.parts)}
+                for name in (r.candidate, *r.parts, *r.less)}
     found = _rows({name: dict(everyone) for name in ALL}, bench.PROPOSALS)
     where: dict[str, list[str]] = {}
     for t in found:
@@ -157,6 +182,9 @@ def test_the_proposals_judge_their_workloads() -> None:
             ["sync_stream", "astream10"],
         "1' redaction <= +30% over processors=() when not streaming":
             ["batch_threaded", "agent", "invoke_heavy", "create_agent"],
+        "1'' redaction <= +30% over processors=() and the secret check alone":
+            ["sync_stream", "astream10", "batch_threaded", "agent", "invoke_heavy",
+             "create_agent"],
         "2' near a durable floor: cs_file_jsonl <= 1.20x ref_fastpath_durable":
             ["sync_stream", "astream10", "batch_threaded", "agent", "invoke_heavy",
              "create_agent"],
@@ -167,8 +195,10 @@ def test_the_proposals_judge_their_workloads() -> None:
     # row 1' covers exactly the workloads row 1 judges
     row1 = [t["workload"] for t in _rows({name: dict(everyone) for name in ALL}, bench.RULES)
             if t["target"].startswith("1 ")]
-    assert sorted(row1) == sorted(w for k, ws in where.items() if k.startswith("1'")
+    assert sorted(row1) == sorted(w for k, ws in where.items() if k.startswith("1' ")
                                   for w in ws)
+    assert sorted(row1) == sorted(where["1'' redaction <= +30% over processors=() and the "
+                                        "secret check alone"])
 
 
 def test_a_proposal_on_a_streaming_workload_against_the_same_run() -> None:
@@ -189,6 +219,38 @@ def test_the_durable_reference_is_a_file_writing_reference() -> None:
     assert cands["ref_fastpath_durable"].group == "reference"
     assert "ref_fastpath_durable" in bench.WRITES_FILES
     assert "ref_fastpath_durable" not in bench.checked_for_secrets(list(cands.values()))
+
+
+def test_the_unchecked_fast_path_differs_from_the_checked_one_by_the_check_only(
+        tmp_path: Path) -> None:
+    """On a real streamed run, the fast path without the secret check writes the lines the
+    checked one writes (timestamps, ids and durations aside); with a planted key in the prompt
+    and in a streamed token, the checked one masks and the unchecked one does not. So the
+    difference of their costs in ROOM and PROPOSED 1'' is the check's."""
+    cands = {c.name: c for c in bench.candidates()}
+    assert cands["ref_fastpath_unchecked"].group == "reference"
+    assert "ref_fastpath_unchecked" in bench.WRITES_FILES
+    volatile = ("ts", "run_id", "parent_run_id", "trace_id", "duration_ms")
+
+    def lines(handler_type: type, topic: str) -> list[dict[str, Any]]:
+        path = tmp_path / f"{handler_type.__name__}-{len(topic)}.jsonl"
+        handler = handler_type(str(path))
+        _chain().invoke(topic, config={"callbacks": [handler]})
+        model = ScriptedChatModel(messages=iter([AIMessage(content=f"key {topic} ok")]))
+        assert len(list(model.stream("hi", config={"callbacks": [handler]}))) > 1
+        handler.close()
+        return [{k: v for k, v in r.items() if k not in volatile} for r in _records(path)]
+
+    def same(records: list[dict[str, Any]]) -> str:  # a message's id is the run's
+        return re.sub(r"lc_run--[0-9a-f-]+", "lc_run--", json.dumps(records))
+
+    clean = lines(bench.FastPathJsonlHandler, "parrots")
+    assert clean and same(clean) == same(lines(bench.UncheckedFastPathJsonlHandler, "parrots"))
+    planted = "sk-proj-" + "Q" * 24
+    checked = json.dumps(lines(bench.FastPathJsonlHandler, planted))
+    unchecked = json.dumps(lines(bench.UncheckedFastPathJsonlHandler, planted))
+    assert planted not in checked and "***" in checked
+    assert unchecked.count(planted) >= 3  # the prompt, the model's input, a streamed token
 
 
 # -- ref_fastpath_durable on real runs ---------------------------------------------------------

@@ -82,3 +82,29 @@ def test_room_leaves_out_rows_that_are_not_comparisons() -> None:
             {"target": "5 chainsink --help within 3x of python -c pass", "pass": False,
              "detail": "median 228 ms / 40 ms = 5.65x > 3x"}]
     assert bench.room(results, rows) == []
+
+
+def test_room_sets_the_redaction_row_against_the_secret_check() -> None:
+    """Row 1 fails below what processors=() plus the secret check alone take (the checked fast
+    path over the unchecked one): ``below the secret check``, with the check shown; where the
+    check fits what is allowed, ``chainsink over``; without the unchecked fast path, no check."""
+    floors = {"noop_inline": [3.0], "ref_orjson_min": [8.0],
+              "ref_fastpath_jsonl": [45.0], "ref_fastpath_unchecked": [20.0]}
+    results = _results(
+        # allows 1.3 x 40 = 52 < 40 + the check's 25 = 65
+        heavy={**floors, "cs_file_jsonl_noproc": [40.0], "cs_file_jsonl": [70.0]},
+        # allows 1.3 x 100 = 130 >= 100 + 25
+        light={**floors, "cs_file_jsonl_noproc": [100.0], "cs_file_jsonl": [140.0]},
+        unknown={"noop_inline": [3.0], "ref_orjson_min": [8.0], "ref_fastpath_jsonl": [45.0],
+                 "cs_file_jsonl_noproc": [40.0], "cs_file_jsonl": [70.0]},
+    )
+    found = bench.targets(results, [_work(n) for n in ("heavy", "light", "unknown")])
+    rooms = {(r["workload"], r["target"][0]): r for r in bench.room(results, found)}
+    heavy = rooms[("heavy", "1")]
+    assert heavy["check"] == pytest.approx(25.0)
+    assert heavy["verdict"] == "below the secret check"
+    assert rooms[("light", "1")]["verdict"] == "chainsink over"
+    assert rooms[("unknown", "1")]["check"] is None
+    assert rooms[("unknown", "1")]["verdict"] == "chainsink over"
+    # row 2 on the same workload gets no check
+    assert rooms[("heavy", "2")]["check"] is None

@@ -48,9 +48,13 @@ class Truncator:
 
     def _small(self, blob: bytes) -> bool:
         # JSON is at least as long as any string in it, and every extra item costs a comma
-        size = len(blob)  # fewer bytes than max_items: fewer commas too, nothing to count
-        return (size <= min(self.max_chars, self.max_record_bytes)
-                and (size < self.max_items or blob.count(b",") < self.max_items))
+        size = len(blob)
+        if size > self.max_chars or size > self.max_record_bytes:
+            return False
+        # n entries of one container take at least 2n - 1 bytes (a value each, commas between):
+        # a blob of at most 2 x max_items bytes has no container past max_items, nothing to count
+        items = self.max_items
+        return size <= 2 * items or blob.count(b",") < items
 
     def token_rule(self, event: Event) -> TokenRule | None:
         """Tokens of ``event``'s run pass unchanged up to ``max_chars`` characters.
@@ -65,25 +69,27 @@ class Truncator:
 
     def __call__(self, event: Event) -> Event:
         """Return ``event``, or a copy with oversized values cut."""
-        if len(event.name) > self.max_chars or len(event.run_type) > self.max_chars:
+        chars = self.max_chars
+        if len(event.name) > chars or len(event.run_type) > chars:
             pass  # a hostile name: take the slow path below
         elif event.event == "llm_new_token":
             token = event.data.get("token")
-            if isinstance(token, str) and len(token) <= self.max_chars and \
+            if isinstance(token, str) and len(token) <= chars and \
                     not self._run_too_big(event):
                 return event
-        elif self._fits(event) and not self._run_too_big(event):
-            return event
+        else:
+            blob = cached_data_json(event)  # free when an earlier processor serialized it
+            if (self._fits(event) if blob is None else self._small(blob)) \
+                    and not self._run_too_big(event):
+                return event
         return self._cut(event)
 
     def _fits(self, event: Event) -> bool:
-        """Whether the event's data is within the caps, found in work bounded by them."""
-        blob = cached_data_json(event)  # free when an earlier processor serialized it
-        if blob is None:
-            if not _few_entries(event.data, self.max_items):
-                return False  # never serialize a value the caps will cut anyway
-            blob = data_json(event)
-        return self._small(blob)
+        """Whether the event's data, not serialized yet, is within the caps, found in work
+        bounded by them."""
+        if not _few_entries(event.data, self.max_items):
+            return False  # never serialize a value the caps will cut anyway
+        return self._small(data_json(event))
 
     def _cut(self, event: Event) -> Event:
         """A copy of ``event`` cut to the caps and under ``max_record_bytes``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,23 @@ def test_truncator_caps_collections_and_options() -> None:
     assert rec["inputs"]["items"][10] == "...[truncated 90 items]"
     with pytest.raises(ValueError):
         Truncator(max_chars=0)
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_truncator_finds_one_item_too_many_in_the_tightest_json(after: bool) -> None:
+    """max_items + 1 one-digit items (the shortest JSON a list that long has: 2n + 1 bytes)
+    are cut, and max_items of them are not, whether the data was serialized before the
+    Truncator (behind a Redactor: its fast check reads those bytes) or not."""
+    def record(items: list[int]) -> Any:
+        lines: list[str] = []
+        processors = [Redactor(), Truncator(max_items=10)] if after else [Truncator(max_items=10)]
+        handler = CallbackHandler(lines.append, processors=processors)
+        handler.on_chain_start({}, {"a": items}, run_id=uuid.uuid4())
+        return json.loads(lines[0])["inputs"]["a"]
+
+    assert record([1] * 10) == [1] * 10
+    assert record([1] * 11) == [1] * 10 + ["...[truncated 1 items]"]
+    assert record([[1] * 6, [2] * 6]) == [[1] * 6, [2] * 6]  # 12 numbers, no list past 10
 
 
 def test_public_handlers_take_processors(tmp_path: Path) -> None:
