@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def versions(*dists: str) -> dict[str, str]:
-    """Python, platform, CPU count and the versions of ``dists`` ("-" when not installed)."""
+def versions(*dists: str, package_dir: str | None = None) -> dict[str, str]:
+    """Python, platform, CPU count, the versions of ``dists`` ("-" when not installed) and the
+    chainsink measured (:func:`git_state` of ``package_dir``)."""
     found = {"python": platform.python_version(), "platform": platform.platform(),
              "cpus": str(os.cpu_count())}
     for dist in dists:
@@ -19,8 +21,22 @@ def versions(*dists: str) -> dict[str, str]:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             found[dist] = "-"
-    found["chainsink_source"] = git_state()
+    found["chainsink_source"] = git_state(package_dir)
     return found
+
+
+def child_package_dir(env: dict[str, str] | None = None) -> str | None:
+    """The chainsink directory a child ``python -m chainsink`` imports (run from this working
+    directory, with ``env``): where the CLI benchmarks' commands get it, which may not be
+    where this process got it (``-m`` puts the working directory first). None if it fails."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import chainsink, os; "
+             "print(os.path.dirname(os.path.abspath(chainsink.__file__)))"],
+            capture_output=True, text=True, check=True, env=env, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
 
 
 def git_state(package_dir: str | None = None) -> str:

@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _env import versions
+from _env import child_package_dir, versions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    v = versions("chainsink", "duckdb", "orjson")
+    v = versions("chainsink", "duckdb", "orjson", package_dir=child_package_dir())
     print("chainsink query/stats/html/tail benchmark — "
           f"{datetime.now(UTC).isoformat(timespec='seconds')}"
           f"  elapsed {time.monotonic() - started:.0f}s")

@@ -47,7 +47,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import orjson
-from _env import versions
+from _env import child_package_dir, versions
 from _workloads import make_workloads
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableLambda
@@ -402,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([os.path.basename(PY), *sys.argv]), "versions": versions(
-            "chainsink", "langchain-core", "orjson", "ansi2html"),
+            "chainsink", "langchain-core", "orjson", "ansi2html",
+            package_dir=child_package_dir()),
         "sizes": sizes, "commands": [], "ansi": [], "follow": [], "targets": [], "notes": []}
     try:
         t = time.perf_counter()

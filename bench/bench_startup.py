@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     stats = {name: summarize(r["wall_s"], r["cpu_s"]) for name, r in raw.items()}
     times = ratios(stats)
     passed, line = verdict(stats, exits=raw[HELP]["rc"])
-    found = versions("langchain-core")
+    # the commands run with this checkout first on PYTHONPATH: name its package
+    found = versions("langchain-core", package_dir=os.path.join(REPO, "chainsink"))
 
     print(f"chainsink start-up benchmark — {datetime.now(UTC).isoformat(timespec='seconds')}  "
           f"runs={args.runs}  elapsed={time.perf_counter() - started:.0f}s")

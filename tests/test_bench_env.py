@@ -3,9 +3,12 @@ finds, in real git checkouts made here, not the checkout the benchmark script si
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import _env
@@ -51,3 +54,23 @@ def test_by_default_it_names_what_import_chainsink_finds() -> None:
         assert "imported from" not in state or state.startswith("unknown")
     else:
         assert f"imported from {root}" in state
+
+
+def test_a_child_python_m_chainsink_names_its_own_package(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI benchmarks' commands are ``python -m chainsink`` children: the directory they
+    import is asked of a child, here one with a fake chainsink first on PYTHONPATH, and then
+    one run from a directory holding another (``-m`` and ``-c`` put it first)."""
+    fake = tmp_path / "fake"
+    (fake / "chainsink").mkdir(parents=True)
+    (fake / "chainsink" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(fake)}
+    assert _env.child_package_dir(env) == str(fake / "chainsink")
+    here = tmp_path / "here"
+    (here / "chainsink").mkdir(parents=True)
+    (here / "chainsink" / "__init__.py").write_text("")
+    monkeypatch.chdir(here)
+    assert _env.child_package_dir(env) == str(here / "chainsink")
+    assert _env.versions(package_dir=str(fake / "chainsink"))["chainsink_source"] == (
+        f"unknown (imported from {fake / 'chainsink'}, not a git checkout)")
