@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import fnmatch
 import gc
 import inspect
@@ -82,7 +83,8 @@ from langchain_core.tracers.stdout import ConsoleCallbackHandler
 import chainsink
 from chainsink._jsonable import dumps as cs_dumps
 from chainsink._schema import EVENT_KINDS
-from chainsink.processors import DEFAULT_PATTERNS, Redactor
+from chainsink.processors import DEFAULT_PATTERNS, Redactor, default_processors
+from chainsink.processors._onepass import engine as scan_engine
 
 # --------------------------------------------------------------------------------------------
 # Reference handlers (not products): what a do-nothing handler and hand-rolled loggers cost
@@ -597,11 +599,24 @@ def _capture(d: Path) -> Iterator[list[Any]]:
 WRITES_FILES = frozenset({"ref_json_dumps", "ref_orjson_min", "ref_fastpath_jsonl", "lc_file",
                           "cs_file_text", "cs_file_ansi", "cs_file_jsonl", "cs_rotating",
                           "cs_loguru", "cs_capture", "cs_file_jsonl_noproc", "cs_loguru_trace",
-                          "ref_loguru_floor", "ref_fastpath_durable", UNCHECKED_REFERENCE})
+                          "ref_loguru_floor", "ref_fastpath_durable", UNCHECKED_REFERENCE,
+                          "cs_file_jsonl_re"})
 
 #: Each logger handler's library floor (the library alone, see LoggerFloorHandler).
 LOGGER_FLOORS = {"cs_loguru": "ref_loguru_floor", "cs_structlog": "ref_structlog_floor",
                  "cs_logging": "ref_logging_floor"}
+
+
+def re_first_look() -> list[Any]:
+    """chainsink's default processors, the Redactor's first look at each event made with its
+    ``re`` passes, as without Hyperscan or with ``CHAINSINK_SCAN=re`` (the same verdicts)."""
+    processors = list(default_processors())
+    for process in processors:
+        if isinstance(process, Redactor):
+            rules = copy.copy(process._keys)  # noqa: SLF001 - the rules, not their cache
+            rules._one_pass = None  # noqa: SLF001
+            process._keys = rules  # noqa: SLF001
+    return processors
 
 
 def candidates() -> list[Candidate]:
@@ -675,6 +690,10 @@ def candidates() -> list[Candidate]:
                                "format='jsonl', processors=[]): no redaction, no truncation",
                                _closing(lambda d: fmt(d / "np.jsonl", format="jsonl",
                                                       processors=[]))))
+        found.append(Candidate("cs_file_jsonl_re", "diagnostic", "cs_file_jsonl with the "
+                               "secret check's first look in re passes (no Hyperscan)",
+                               _closing(lambda d: fmt(d / "re.jsonl", format="jsonl",
+                                                      processors=re_first_look()))))
     found += [Candidate(*spec) for spec in otel_candidates()[0]]
     return found
 
@@ -1268,7 +1287,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
-        "versions": versions(*DISTS), "seed": seed, "rounds": rounds, "block_seconds": block,
+        "versions": {**versions(*DISTS), "secret_scan": scan_engine()}, "seed": seed,
+        "rounds": rounds, "block_seconds": block,
         "candidates": {c.name: {"group": c.group, "title": c.title} for c in cands},
         "workloads": {}, "notes": notes, "errors": {},
     }
@@ -1353,7 +1373,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {v['python']} on {v['platform']}, {v['cpus']} CPUs; langchain-core "
           f"{v['langchain-core']}, langchain-classic {v['langchain-classic']}, "
           f"loguru {v['loguru']}, structlog {v['structlog']}, orjson {v['orjson']}", file=out)
-    print(f"chainsink source: {v['chainsink_source']}", file=out)
+    print(f"chainsink source: {v['chainsink_source']}; the secret check's first pass: "
+          f"{v.get('secret_scan', '?')}", file=out)
     print("Workloads:", file=out)
     for w in works:
         print(f"  {w.name:16}{w.title}", file=out)

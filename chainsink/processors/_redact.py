@@ -83,7 +83,9 @@ class Redactor:
     give each handler its own Redactor.
 
     Events with nothing to mask pass through untouched: the check is a scan over the
-    serialized payload, and tags and metadata are checked once per run.
+    serialized payload (its first look one Hyperscan pass when ``chainsink[scan]`` is
+    installed, see ``chainsink/processors/_onepass.py``), and tags and metadata are checked
+    once per run.
 
     Args:
         keys: Extra key substrings to treat as secret (added to the defaults).
@@ -137,13 +139,16 @@ class Redactor:
         """Whether serialized JSON holds a secret-looking value or a value under a secret key
         (its own keys, or pairs written inside its strings)."""
         short = len(blob) <= _SHORT_BLOB
-        low = blob.lower()
         keys = self._keys
         # a token event's own "token" key is chainsink's, not a payload's
         own = len(_OWN_TOKEN_KEY) if blob.startswith(_OWN_TOKEN_KEY) else 0
-        # a long blob is looked at closely only where one pass per rare letter finds something
-        # the scans below could start from
-        if short or keys.anchored(low[own:] if own else low):
+        # a long blob is looked at closely only where a first look finds something the scans
+        # below could start from: one pass with Hyperscan, else one pass per rare letter
+        look = True if short else keys.first_look(blob, own)
+        low = b"" if look is False else blob.lower()
+        if look is None:
+            look = keys.anchored(low[own:] if own else low)
+        if look:
             for word in (keys.short_byte_words,) if short else keys.byte_word_scans:
                 if word.search(low, own) is not None:
                     if keys.pairs_in_json(blob, low, own):

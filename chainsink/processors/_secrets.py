@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from chainsink.processors._onepass import ESCAPED, TOKEN, one_pass
+
 MASK = "***"
 
 #: Credential words of Chinese (simplified and traditional), Japanese and Korean, as key names
@@ -239,6 +241,16 @@ ANCHOR_SCANS = tuple(re.compile(p) for p in (
     rb"_(?:(?<=gh[pousr]_)|(?<=github_pat_))",
     rb"c(?:(?<=sec)(?=ret)|(?=redential))",
 ))
+#: What ANCHOR_SCANS look for as literals, for one pass in any case over the bytes as they are
+#: (see chainsink/processors/_onepass.py): a hit of one of these is a match of ANCHOR_SCANS but
+#: for "token", whose hits FREE_TOKEN confirms (kept apart, see KeyRules.first_look).
+ANCHOR_LITERALS = (b"sk-", b"akia", b"cookie", b"private_key", b"authorization", b"eyj",
+                   b"://", b"bearer", b"api", b"passw", b"ghp_", b"gho_", b"ghu_", b"ghs_",
+                   b"ghr_", b"github_pat_", b"secret", b"credential")
+_FREE_TOKEN_SCAN = re.compile(FREE_TOKEN)
+#: The literal escaped_byte_scan's regex opens with (a string's ``\\u``).
+_ESCAPED_LITERAL = b"\\\\u"
+
 #: The key words ANCHOR_SCANS stand for (as KeyRules words them: see _ANCHORS).
 ANCHORED_WORDS = frozenset({"api", "secret", "passw", "token", "authorization", "cookie",
                             "credential", "private_key"})
@@ -459,6 +471,10 @@ class KeyRules:
                             if cased else None)
         #: the last blob looked at for wide key words: (it, its text if one stands in it)
         self._wide_seen: tuple[bytes, str | None] = (b"", None)
+        # anchored() in one pass over the bytes as they are, where Hyperscan is installed
+        # (ANCHOR_SCANS look for "token" whatever the keys, as for the credential literals)
+        self._one_pass = one_pass(b"token", _ESCAPED_LITERAL if wide_keys else None,
+                                  (*ANCHOR_LITERALS, *self._other_words))
         self._kinds: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -479,6 +495,34 @@ class KeyRules:
         # to its literal faster than ``in`` finds a longer one)
         if b"\\" in low and escaped.search(low) is not None:
             return True
+        return self._wide_text(low) is not None
+
+    def first_look(self, blob: bytes, own: int = 0) -> bool | None:
+        """:meth:`anchored` of ``blob.lower()[own:]`` in one pass over ``blob`` as it is, or
+        None where that pass is not there (no Hyperscan): the caller asks :meth:`anchored`.
+
+        The same answer: every literal :meth:`anchored` looks for is found in any case; a hit
+        of "token" or of an escaped key word's ``\\u`` counts where their regexes (which
+        look around the literal) confirm it; the key words that are not ASCII are looked for
+        as :meth:`anchored` does, in the blobs that are not ASCII."""
+        scan = self._one_pass
+        if scan is None:
+            return None
+        hits = scan(memoryview(blob)[own:] if own else blob)
+        if hits is None:
+            return None
+        if not hits and blob.isascii():  # the common case: nothing to start from
+            return False
+        low = blob[own:].lower() if own else blob.lower()
+        for hit in hits:
+            if hit > ESCAPED:
+                return True
+            if hit == TOKEN:
+                if _FREE_TOKEN_SCAN.search(low) is not None:
+                    return True
+            elif self.escaped_byte_words is not None and (
+                    self.escaped_byte_words.search(low) is not None):
+                return True
         return self._wide_text(low) is not None
 
     def _wide_text(self, low: bytes) -> str | None:
