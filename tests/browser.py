@@ -9,6 +9,7 @@ The fixture is registered in ``tests/conftest.py``, so every test module can ask
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +63,19 @@ class WatchedPage:
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
+
+    def wait_until(self, expression: str, arg: Any = None, timeout: float = 30.0) -> None:
+        """Poll ``expression`` (a JS expression, or a function of ``arg``) until it is truthy.
+
+        Not ``page.wait_for_function``: that polls from the page's own timers, where a page
+        whose Content-Security-Policy forbids eval (the report's, the live viewer's) can refuse
+        the predicate (EvalError) when it is not true at once; each ``page.evaluate`` here is a
+        DevTools call, which the policy does not govern."""
+        deadline = time.monotonic() + timeout
+        while not self.page.evaluate(expression, arg):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not true after {timeout} s: {expression}")
+            time.sleep(0.05)
 
     def close(self) -> None:
         """Close the page."""

@@ -53,7 +53,7 @@ class Page(WatchedPage):
     def expand_everything(self) -> None:
         """Open every trace, then every run's detail panel."""
         self.page.click("#expand-all")
-        self.page.wait_for_function(
+        self.wait_until(
             "document.querySelectorAll('details.trace').length === "
             "document.querySelectorAll('details.trace .tree').length")
         rows = self.page.locator(".row.run")

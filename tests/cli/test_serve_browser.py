@@ -33,9 +33,9 @@ class LivePage(WatchedPage):
         self.server = server
         self.page.goto(server.url)
         self.page.wait_for_load_state("load")
-        self.page.wait_for_function(
+        self.wait_until(
             "() => document.getElementById('live-status').textContent.startsWith('live')",
-            timeout=WAIT * 1000)
+            timeout=WAIT)
 
     def names(self) -> list[str]:
         """The names of the listed traces, in order."""
@@ -49,9 +49,9 @@ class LivePage(WatchedPage):
 
     def wait_for_trace(self, name: str, timeout_ms: float = WAIT * 1000) -> None:
         """Wait until a trace called ``name`` is listed."""
-        self.page.wait_for_function(
+        self.wait_until(
             "name => Array.from(document.querySelectorAll('details.trace .tname'))"
-            ".some(e => e.textContent === name)", arg=name, timeout=timeout_ms)
+            ".some(e => e.textContent === name)", arg=name, timeout=timeout_ms / 1000)
 
 
 @pytest.fixture
@@ -159,9 +159,9 @@ def test_the_open_trace_follows_its_run(page: LivePage, log: Path, tmp_path: Pat
         assert trace.locator(".badge-inc").count() == 1  # not ended yet
         gate.write_text("go")
         assert child.wait(WAIT) == 0, child.stderr.read() if child.stderr else ""
-        page.page.wait_for_function(
+        page.wait_until(
             "() => Array.from(document.querySelectorAll('details.trace[open] .rname'))"
-            ".map(e => e.textContent).join(',') === 'slow_run,late_step'", timeout=WAIT * 1000)
+            ".map(e => e.textContent).join(',') === 'slow_run,late_step'", timeout=WAIT)
         assert trace.evaluate("d => d.open") is True
         assert trace.locator(".badge-inc").count() == 0
     finally:
@@ -187,9 +187,9 @@ def test_an_expanded_run_stays_expanded_when_its_trace_changes(page: LivePage, l
         assert trace.locator(".row.run.opened .rname").all_text_contents() == ["slow_run"]
         gate.write_text("go")
         assert child.wait(WAIT) == 0, child.stderr.read() if child.stderr else ""
-        page.page.wait_for_function(
+        page.wait_until(
             "() => Array.from(document.querySelectorAll('details.trace[open] .rname'))"
-            ".map(e => e.textContent).join(',') === 'slow_run,late_step'", timeout=WAIT * 1000)
+            ".map(e => e.textContent).join(',') === 'slow_run,late_step'", timeout=WAIT)
         assert trace.locator(".badge-inc").count() == 0  # drawn again: the run ended
         assert trace.locator(".row.run.opened .rname").all_text_contents() == ["slow_run"]
         assert trace.locator(".row.run.opened + .detail").first.is_visible()
@@ -216,14 +216,14 @@ def test_markup_in_the_log_runs_nothing(browser: Any, tmp_path: Path) -> None:
                               check=False)
         assert done.returncode == 0, done.stderr
         expected = 2 * len(log.trace_ids)
-        page.page.wait_for_function(
+        page.wait_until(
             "n => document.querySelectorAll('details.trace').length === n", arg=expected,
-            timeout=WAIT * 1000)
+            timeout=WAIT)
         page.page.click("#expand-all")
-        page.page.wait_for_function(
+        page.wait_until(
             "() => document.querySelectorAll('details.trace').length === "
             "document.querySelectorAll('details.trace .tree:not(.loading)').length",
-            timeout=WAIT * 1000)
+            timeout=WAIT)
         rows = page.page.locator(".row.run")
         for i in range(rows.count()):
             rows.nth(i).click()
@@ -248,9 +248,9 @@ def test_survives_the_server_going_away(browser: Any, log: Path) -> None:
     try:
         page.wait_for_trace("first_run")
         served.interrupt()
-        page.page.wait_for_function(
+        page.wait_until(
             "() => document.getElementById('live-status').textContent.includes('lost')",
-            timeout=WAIT * 1000)
+            timeout=WAIT)
         assert page.names() == ["first_run"]
         assert all("EventSource" in e or "ERR_CONNECTION_REFUSED" in e or
                    "Failed to load resource" in e for e in page.errors), page.errors
