@@ -513,16 +513,14 @@ class KeyRules:
             return None
         if not hits and blob.isascii():  # the common case: nothing to start from
             return False
+        if any(hit > ESCAPED for hit in hits):  # an anchor as it stands: no lowercased copy
+            return True
         low = blob[own:].lower() if own else blob.lower()
-        for hit in hits:
-            if hit > ESCAPED:
-                return True
-            if hit == TOKEN:
-                if _FREE_TOKEN_SCAN.search(low) is not None:
-                    return True
-            elif self.escaped_byte_words is not None and (
-                    self.escaped_byte_words.search(low) is not None):
-                return True
+        if TOKEN in hits and _FREE_TOKEN_SCAN.search(low) is not None:
+            return True
+        if ESCAPED in hits and self.escaped_byte_words is not None and (
+                self.escaped_byte_words.search(low) is not None):
+            return True
         return self._wide_text(low) is not None
 
     def _wide_text(self, low: bytes) -> str | None:
